@@ -1,0 +1,194 @@
+import { z } from 'zod'
+import type { FieldError } from './errors.js'
+import { transferId } from './ids.js'
+import { actsOnAll, type Identity } from './identity.js'
+import { type Areas, inTempArea, inUserNamespace, lfnProblem } from './lfn.js'
+import type { TransferRequest } from './transfer.js'
+
+/** Most items accepted in one inject call (API body or one CLI transaction). */
+export const MAX_BATCH = 10_000
+
+const NAME = /^[A-Za-z0-9._-]{1,64}$/
+const TASK = /^[A-Za-z0-9._:-]{1,256}$/
+const SITE = /^[A-Za-z0-9_-]{1,64}$/
+const DATASET = /^\/[A-Za-z0-9._-]+\/[A-Za-z0-9._-]+\/[A-Z0-9-]+$/
+
+const lfnField = z.string({ error: 'must be a string LFN such as /store/user/alice/file.root' })
+const siteField = z
+  .string({ error: 'must be a site name such as T2_IT_Bari' })
+  .regex(SITE, 'must be a site name of letters, digits, _ and - (e.g. T2_IT_Bari)')
+
+/** The shape of one inject request as it arrives (JSON), before the checks that need context. */
+export const injectRequestSchema = z.strictObject({
+  user: z.string({ error: 'is required: the username that owns the file' }).regex(NAME, 'must be 1-64 of A-Z a-z 0-9 . _ -'),
+  group: z.string().regex(NAME, 'must be a group name of 1-64 of A-Z a-z 0-9 . _ -').nullish(),
+  role: z.string().regex(NAME, 'must be a role name of 1-64 of A-Z a-z 0-9 . _ -').nullish(),
+  task: z.string({ error: 'is required: the task (workflow) name' }).regex(TASK, 'must be 1-256 of A-Z a-z 0-9 . _ : -'),
+  jobId: z.union([z.string().regex(TASK, 'must be 1-256 of A-Z a-z 0-9 . _ : -'), z.number().int().nonnegative()], {
+    error: 'is required: the id of the job that wrote the file (string or integer)',
+  }),
+  jobRetry: z.number({ error: 'must be an integer >= 0' }).int('must be an integer >= 0').nonnegative().optional(),
+  type: z.enum(['output', 'log'], { error: 'must be "output" or "log"' }).optional(),
+  source: siteField,
+  sourceLfn: lfnField,
+  destination: siteField,
+  destinationLfn: lfnField,
+  size: z
+    .number({ error: 'is required: the file size in bytes the job measured' })
+    .int('must be a whole number of bytes')
+    .nonnegative('must be >= 0')
+    .max(Number.MAX_SAFE_INTEGER),
+  checksums: z.object(
+    {
+      adler32: z
+        .string({ error: 'is required: the adler32 the job computed, 8 hex digits' })
+        .regex(/^[0-9a-fA-F]{1,8}$/, 'must be 1-8 hexadecimal digits'),
+    },
+    { error: 'is required: an object {"adler32": "<8 hex digits>"}' },
+  ),
+  priority: z.number().int('must be an integer 1..5').min(1, 'must be 1..5').max(5, 'must be 1..5').optional(),
+  activity: z.string().regex(/^[A-Za-z0-9 ._-]{1,64}$/, 'must be 1-64 of letters, digits, space . _ -').optional(),
+  publish: z.boolean({ error: 'must be true or false' }).optional(),
+  dataset: z.string().regex(DATASET, 'must be a dataset name /Primary/Processed/TIER').nullish(),
+  callbackUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).nullish(),
+})
+
+export type InjectRequestInput = z.input<typeof injectRequestSchema>
+
+/** What validation needs to know besides the request: who calls, what sites exist, their areas. */
+export interface RequestContext {
+  caller: Identity
+  /** groups of a user the caller injects for (operators); null = unknown, accept any */
+  groupsOf(user: string): readonly string[] | null
+  /** the areas of a known site, or undefined for an unknown site */
+  siteAreas(site: string): Areas | undefined
+  /** whether a site can map this LFN to a storage URL; returns the reason when it cannot */
+  pfnProblem?(site: string, lfn: string): string | null
+  /** whether a callback URL's host is on the allow-list; returns the reason when not */
+  callbackProblem?(url: string): string | null
+}
+
+export type ValidationResult =
+  | { ok: true; id: string; request: TransferRequest }
+  | { ok: false; id: string | null; errors: FieldError[] }
+
+function describeIssue(issue: z.core.$ZodIssue): FieldError[] {
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((k) => ({
+      field: [...issue.path, k].join('.'),
+      message: `is not a known field; check its spelling (known: ${Object.keys(injectRequestSchema.shape).join(', ')})`,
+    }))
+  }
+  const field = issue.path.join('.') || '(request)'
+  let message = issue.message
+  if (issue.code === 'invalid_type' && issue.input === undefined) {
+    message = message.startsWith('is required') ? message : 'is required'
+  } else if (message.startsWith('Invalid input')) {
+    message = `has the wrong type: ${message.replace('Invalid input: ', '')}`
+  }
+  return [{ field, message }]
+}
+
+/** Applies defaults to a shape-valid request. */
+function normalise(r: z.output<typeof injectRequestSchema>): TransferRequest {
+  return {
+    user: r.user,
+    group: r.group ?? null,
+    role: r.role ?? null,
+    task: r.task,
+    jobId: String(r.jobId),
+    jobRetry: r.jobRetry ?? 0,
+    type: r.type ?? 'output',
+    source: r.source,
+    sourceLfn: r.sourceLfn,
+    destination: r.destination,
+    destinationLfn: r.destinationLfn,
+    size: r.size,
+    checksums: { adler32: r.checksums.adler32.toLowerCase().padStart(8, '0') },
+    priority: r.priority ?? 3,
+    activity: r.activity ?? 'ASO',
+    publish: r.publish ?? false,
+    dataset: r.dataset ?? null,
+    callbackUrl: r.callbackUrl ?? null,
+  }
+}
+
+/** Checks that need the caller and the site catalog: identity, LFN rules, sites, namespaces. */
+function contextErrors(r: TransferRequest, ctx: RequestContext): FieldError[] {
+  const errors: FieldError[] = []
+  const { caller } = ctx
+  if (!actsOnAll(caller) && r.user !== caller.name) {
+    errors.push({
+      field: 'user',
+      message: `you are authenticated as "${caller.name}" and may only inject transfers as yourself, not as "${r.user}"`,
+    })
+  }
+  const groups = r.user === caller.name ? caller.groups : ctx.groupsOf(r.user)
+  if (r.group !== null && groups !== null && !groups.includes(r.group)) {
+    errors.push({
+      field: 'group',
+      message: `"${r.user}" is not a member of group "${r.group}" (member of: ${groups.join(', ') || 'none'})`,
+    })
+  }
+  if (r.role !== null && r.role !== 'NULL' && r.user === caller.name && !caller.vomsRoles.includes(r.role)) {
+    errors.push({ field: 'role', message: `your identity does not hold the role "${r.role}"` })
+  }
+  const userGroups = groups ?? (r.group ? [r.group] : [])
+  for (const [field, site, lfn, kind] of [
+    ['source', r.source, r.sourceLfn, 'source'],
+    ['destination', r.destination, r.destinationLfn, 'destination'],
+  ] as const) {
+    const lfnField = `${field}Lfn`
+    const problem = lfnProblem(lfn)
+    if (problem) {
+      errors.push({ field: lfnField, message: `"${lfn.slice(0, 200)}" ${problem}` })
+      continue
+    }
+    const areas = ctx.siteAreas(site)
+    if (!areas) {
+      errors.push({ field, message: `unknown site "${site}": it is not in the site catalog (aso.yaml sites:)` })
+      continue
+    }
+    if (kind === 'source' && !inTempArea(lfn, r.user, userGroups, areas)) {
+      errors.push({
+        field: lfnField,
+        message: `"${lfn}" is outside ${r.user}'s temporary area at ${site} (${areas.tempArea.replace('{user}', r.user)}); a request may only read the user's own job outputs`,
+      })
+      continue
+    }
+    if (kind === 'destination' && !inUserNamespace(lfn, r.user, userGroups, areas)) {
+      errors.push({
+        field: lfnField,
+        message: `"${lfn}" is outside the namespace ${r.user} may write at ${site} (${areas.userArea.replace('{user}', r.user)}, or ${areas.groupArea} of a group they belong to)`,
+      })
+      continue
+    }
+    const pfn = ctx.pfnProblem?.(site, lfn)
+    if (pfn) errors.push({ field: lfnField, message: pfn })
+  }
+  if (r.callbackUrl !== null) {
+    const problem = ctx.callbackProblem?.(r.callbackUrl)
+    if (problem) errors.push({ field: 'callbackUrl', message: problem })
+  }
+  return errors
+}
+
+/** Validates one raw request: every error names its field. */
+export function validateRequest(raw: unknown, ctx: RequestContext): ValidationResult {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    return { ok: false, id: null, errors: [{ field: '(request)', message: 'must be a JSON object' }] }
+  }
+  const parsed = injectRequestSchema.safeParse(raw)
+  if (!parsed.success) {
+    const r = raw as Record<string, unknown>
+    const id =
+      typeof r.destination === 'string' && typeof r.destinationLfn === 'string'
+        ? transferId(r.destination, r.destinationLfn)
+        : null
+    return { ok: false, id, errors: parsed.error.issues.flatMap(describeIssue) }
+  }
+  const request = normalise(parsed.data)
+  const id = transferId(request.destination, request.destinationLfn)
+  const errors = contextErrors(request, ctx)
+  return errors.length ? { ok: false, id, errors } : { ok: true, id, request }
+}

@@ -1,0 +1,35 @@
+import type { Endpoint, EngineFile } from '../types.js'
+
+/** One file to copy by one method: the ends are already chosen, the destination's overwrite question settled. */
+export interface CopyTask {
+  file: EngineFile
+  source: Endpoint
+  destination: Endpoint
+  /** aborted when this file is killed or the agent shuts down */
+  signal: AbortSignal
+}
+
+/** What a method reports for one file. The engine verifies the destination unless `verified` says it did. */
+export type CopyResult =
+  | { ok: true; bytes: number; verified?: { size: number; adler32: string } }
+  | { ok: false; reason: string }
+
+export interface CopyContext {
+  /** how many copies (or processes) the method may run at once for this batch */
+  concurrency: number
+  /** extra environment for child processes (credentials, CA directory) */
+  env: Record<string, string>
+}
+
+/**
+ * A way of moving bytes (file copy, xroot third-party copy, streamed copy, HTTP-TPC, gfal).
+ * `run` reports each task once through `report`; it never throws for a file's failure.
+ * A method removes whatever partial destination it left for a file it reports failed.
+ */
+export interface CopyMethod {
+  readonly name: string
+  /** lower is preferred: HTTP-TPC 10, xroot TPC 20, streamed 30, gfal 40, local file copy 5 */
+  readonly rank: number
+  supports(sourceScheme: string, destinationScheme: string): boolean
+  run(tasks: CopyTask[], ctx: CopyContext, report: (task: CopyTask, result: CopyResult) => void): Promise<void>
+}

@@ -1,0 +1,45 @@
+/** Storage operations the built-in engine, the cleaner and the killer need, one implementation per scheme. */
+
+export interface StatResult {
+  size: number
+  isDirectory: boolean
+}
+
+/**
+ * A failure of a storage operation, in FTS's reason form: `SCOPE [errno] message`.
+ * The classifier reads `reason`; callers must not parse `message`.
+ */
+export class StorageError extends Error {
+  readonly scope: 'SOURCE' | 'DESTINATION' | 'TRANSFER'
+  readonly errno: number
+  readonly detail: string
+
+  constructor(scope: 'SOURCE' | 'DESTINATION' | 'TRANSFER', errno: number, detail: string) {
+    super(`${scope} [${errno}] ${detail}`)
+    this.name = 'StorageError'
+    this.scope = scope
+    this.errno = errno
+    this.detail = detail
+  }
+
+  get reason(): string {
+    return this.message
+  }
+}
+
+export interface StorageOptions {
+  signal?: AbortSignal
+  /** which end of a transfer this URL is, for the scope of error reasons */
+  scope?: 'SOURCE' | 'DESTINATION'
+}
+
+export interface ProtocolHandler {
+  /** URL schemes served, e.g. ["file"] or ["root", "xroot"] */
+  readonly schemes: readonly string[]
+  /** size and type, or null when nothing is there */
+  stat(url: string, opts?: StorageOptions): Promise<StatResult | null>
+  /** adler32 as 8 lowercase hex digits */
+  adler32(url: string, opts?: StorageOptions): Promise<string>
+  /** removes a file; no error when it is already gone */
+  remove(url: string, opts?: StorageOptions): Promise<void>
+}
