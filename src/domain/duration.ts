@@ -5,14 +5,19 @@ const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_00
 /** Parses `30s`, `5m`, `2h`, `14d`, `250ms` (or a number of seconds) into milliseconds. */
 export function parseDuration(value: string | number, field = 'duration'): number {
   if (typeof value === 'number') {
-    if (!Number.isFinite(value) || value < 0) throw new AsoError('invalid-config', `${field}: must be >= 0`, { field })
+    if (!Number.isFinite(value) || value < 0)
+      throw new AsoError('invalid-config', `${field}: must be >= 0`, { field })
     return Math.round(value * 1000)
   }
   const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$/.exec(value)
   if (!m) {
-    throw new AsoError('invalid-config', `${field}: "${value}" is not a duration; write e.g. 30s, 5m, 2h or 14d`, {
-      field,
-    })
+    throw new AsoError(
+      'invalid-config',
+      `${field}: "${value}" is not a duration; write e.g. 30s, 5m, 2h or 14d`,
+      {
+        field,
+      },
+    )
   }
   return Math.round(Number(m[1]) * UNIT_MS[m[2]!]!)
 }

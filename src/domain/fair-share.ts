@@ -33,7 +33,9 @@ export function allocateFairShare(
   state: FairShareState,
 ): Map<string, number> {
   const result = new Map<string, number>()
-  const active = demands.filter((d) => d.waiting > 0).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+  const active = demands
+    .filter((d) => d.waiting > 0)
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
   for (const key of [...state.deficits.keys()]) {
     if (!active.some((d) => d.key === key)) state.deficits.delete(key)
   }

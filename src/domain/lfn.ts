@@ -11,7 +11,9 @@ export function lfnProblem(lfn: string): string | null {
   const segments = lfn.slice(1).split('/')
   for (const [i, seg] of segments.entries()) {
     if (seg === '') {
-      return i === segments.length - 1 ? 'must name a file, not end with /' : 'contains an empty path segment (//)'
+      return i === segments.length - 1
+        ? 'must name a file, not end with /'
+        : 'contains an empty path segment (//)'
     }
     if (seg === '.' || seg === '..') return `contains the path segment "${seg}"; use a plain path`
     if (!SEGMENT.test(seg)) return `segment "${seg}" may only contain letters, digits, '.', '_' and '-'`
@@ -55,19 +57,35 @@ function compileArea(pattern: string, vars: { user: string; group: string }): Re
   return new RegExp(`^${body}[^/]`)
 }
 
-function insideAny(lfn: string, user: string, groups: readonly string[], userPattern: string, groupPattern: string) {
+function insideAny(
+  lfn: string,
+  user: string,
+  groups: readonly string[],
+  userPattern: string,
+  groupPattern: string,
+) {
   const u = escapeRegex(user)
   if (compileArea(userPattern, { user: u, group: ANY_NAME }).test(lfn)) return true
   return groups.some((group) => compileArea(groupPattern, { user: u, group: escapeRegex(group) }).test(lfn))
 }
 
 /** Whether a source LFN lies in the user's own temporary area (or a temp area of one of their groups). */
-export function inTempArea(lfn: string, user: string, groups: readonly string[], areas: Areas = DEFAULT_AREAS) {
+export function inTempArea(
+  lfn: string,
+  user: string,
+  groups: readonly string[],
+  areas: Areas = DEFAULT_AREAS,
+) {
   return insideAny(lfn, user, groups, areas.tempArea, areas.tempGroupArea)
 }
 
 /** Whether a destination LFN lies in the namespace the user may write (their own, or their groups'). */
-export function inUserNamespace(lfn: string, user: string, groups: readonly string[], areas: Areas = DEFAULT_AREAS) {
+export function inUserNamespace(
+  lfn: string,
+  user: string,
+  groups: readonly string[],
+  areas: Areas = DEFAULT_AREAS,
+) {
   return insideAny(lfn, user, groups, areas.userArea, areas.groupArea)
 }
 

@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import type { FieldError } from './errors.js'
-import { transferId } from './ids.js'
 import { actsOnAll, type Identity } from './identity.js'
+import { transferId } from './ids.js'
 import { type Areas, inTempArea, inUserNamespace, lfnProblem } from './lfn.js'
 import type { TransferRequest } from './transfer.js'
 
@@ -20,14 +20,25 @@ const siteField = z
 
 /** The shape of one inject request as it arrives (JSON), before the checks that need context. */
 export const injectRequestSchema = z.strictObject({
-  user: z.string({ error: 'is required: the username that owns the file' }).regex(NAME, 'must be 1-64 of A-Z a-z 0-9 . _ -'),
+  user: z
+    .string({ error: 'is required: the username that owns the file' })
+    .regex(NAME, 'must be 1-64 of A-Z a-z 0-9 . _ -'),
   group: z.string().regex(NAME, 'must be a group name of 1-64 of A-Z a-z 0-9 . _ -').nullish(),
   role: z.string().regex(NAME, 'must be a role name of 1-64 of A-Z a-z 0-9 . _ -').nullish(),
-  task: z.string({ error: 'is required: the task (workflow) name' }).regex(TASK, 'must be 1-256 of A-Z a-z 0-9 . _ : -'),
-  jobId: z.union([z.string().regex(TASK, 'must be 1-256 of A-Z a-z 0-9 . _ : -'), z.number().int().nonnegative()], {
-    error: 'is required: the id of the job that wrote the file (string or integer)',
-  }),
-  jobRetry: z.number({ error: 'must be an integer >= 0' }).int('must be an integer >= 0').nonnegative().optional(),
+  task: z
+    .string({ error: 'is required: the task (workflow) name' })
+    .regex(TASK, 'must be 1-256 of A-Z a-z 0-9 . _ : -'),
+  jobId: z.union(
+    [z.string().regex(TASK, 'must be 1-256 of A-Z a-z 0-9 . _ : -'), z.number().int().nonnegative()],
+    {
+      error: 'is required: the id of the job that wrote the file (string or integer)',
+    },
+  ),
+  jobRetry: z
+    .number({ error: 'must be an integer >= 0' })
+    .int('must be an integer >= 0')
+    .nonnegative()
+    .optional(),
   type: z.enum(['output', 'log'], { error: 'must be "output" or "log"' }).optional(),
   source: siteField,
   sourceLfn: lfnField,
@@ -46,8 +57,16 @@ export const injectRequestSchema = z.strictObject({
     },
     { error: 'is required: an object {"adler32": "<8 hex digits>"}' },
   ),
-  priority: z.number().int('must be an integer 1..5').min(1, 'must be 1..5').max(5, 'must be 1..5').optional(),
-  activity: z.string().regex(/^[A-Za-z0-9 ._-]{1,64}$/, 'must be 1-64 of letters, digits, space . _ -').optional(),
+  priority: z
+    .number()
+    .int('must be an integer 1..5')
+    .min(1, 'must be 1..5')
+    .max(5, 'must be 1..5')
+    .optional(),
+  activity: z
+    .string()
+    .regex(/^[A-Za-z0-9 ._-]{1,64}$/, 'must be 1-64 of letters, digits, space . _ -')
+    .optional(),
   publish: z.boolean({ error: 'must be true or false' }).optional(),
   dataset: z.string().regex(DATASET, 'must be a dataset name /Primary/Processed/TIER').nullish(),
   callbackUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).nullish(),
@@ -146,7 +165,10 @@ function contextErrors(r: TransferRequest, ctx: RequestContext): FieldError[] {
     }
     const areas = ctx.siteAreas(site)
     if (!areas) {
-      errors.push({ field, message: `unknown site "${site}": it is not in the site catalog (aso.yaml sites:)` })
+      errors.push({
+        field,
+        message: `unknown site "${site}": it is not in the site catalog (aso.yaml sites:)`,
+      })
       continue
     }
     if (kind === 'source' && !inTempArea(lfn, r.user, userGroups, areas)) {

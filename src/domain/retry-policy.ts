@@ -10,7 +10,11 @@ export interface BackoffPolicy {
 }
 
 /** Delay before the attempt that follows `failedAttempt` (1-based). `random` in [0, 1). */
-export function backoffDelay(policy: BackoffPolicy, failedAttempt: number, random: number = Math.random()): number {
+export function backoffDelay(
+  policy: BackoffPolicy,
+  failedAttempt: number,
+  random: number = Math.random(),
+): number {
   const exp = Math.max(0, failedAttempt - 1)
   const base = Math.min(policy.maxMs, policy.initialMs * policy.factor ** exp)
   const spread = base * policy.jitter * (2 * random - 1)

@@ -46,8 +46,8 @@ export const TRANSITIONS = {
   killQueued: { from: ['NEW', 'RETRY'], to: 'KILLED' },
   /** kill of a file an engine holds or is about to hold: cancel first */
   killInFlight: { from: ['SUBMITTING', 'SUBMITTED'], to: 'KILLING' },
-  /** the engine confirmed the cancel and the attempt's destination is gone */
-  killed: { from: ['KILLING'], to: 'KILLED' },
+  /** the engine confirmed the cancel and the attempt's destination is gone (SUBMITTED: cancelled at the engine by someone else) */
+  killed: { from: ['KILLING', 'SUBMITTED'], to: 'KILLED' },
   /** a user or operator asks for a new round of attempts */
   userRetry: { from: ['FAILED', 'KILLED'], to: 'NEW' },
   /** a newer jobRetry of the same destination file, once no engine holds the old one */

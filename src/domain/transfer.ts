@@ -85,7 +85,8 @@ export function payloadDifferences(a: TransferRequest, b: TransferRequest): stri
   const diff: string[] = []
   for (const f of PAYLOAD_FIELDS) {
     if (f === 'checksums') {
-      if (a.checksums.adler32.toLowerCase() !== b.checksums.adler32.toLowerCase()) diff.push('checksums.adler32')
+      if (a.checksums.adler32.toLowerCase() !== b.checksums.adler32.toLowerCase())
+        diff.push('checksums.adler32')
     } else if (a[f] !== b[f]) diff.push(f)
   }
   return diff

@@ -4,6 +4,8 @@
 export interface Endpoint {
   scheme: string
   url: string
+  /** false when the site does not allow third-party copy through this endpoint */
+  tpc?: boolean
 }
 
 export interface EngineFile {
@@ -92,8 +94,11 @@ export interface TransferEngine {
   readonly name: string
   /** whether jobs live on after this agent dies (FTS) or die with it (the built-in engine) */
   readonly jobsOutliveAgent: boolean
-  /** The engine job id for a batch whose submission id is `sid`; known before the submit call. */
-  jobIdFor(sid: string, ctx: JobIdContext): Promise<string>
+  /**
+   * How job ids are made for batches of one queue: the returned function maps a batch's submission id to
+   * its engine job id, so the id is known (and stored) before the submit call.
+   */
+  jobIdFactory(ctx: JobIdContext): Promise<(sid: string) => string>
   /** Hands a job to the engine. Resubmitting an id the engine already has is a no-op. */
   submit(job: EngineJob): Promise<void>
   /** Bulk status; unknown ids are reported as such. */

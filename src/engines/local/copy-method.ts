@@ -30,6 +30,12 @@ export interface CopyMethod {
   readonly name: string
   /** lower is preferred: HTTP-TPC 10, xroot TPC 20, streamed 30, gfal 40, local file copy 5 */
   readonly rank: number
+  /** third-party: the storage moves the bytes; only used where both sites allow TPC */
+  readonly thirdParty?: boolean
   supports(sourceScheme: string, destinationScheme: string): boolean
-  run(tasks: CopyTask[], ctx: CopyContext, report: (task: CopyTask, result: CopyResult) => void): Promise<void>
+  run(
+    tasks: CopyTask[],
+    ctx: CopyContext,
+    report: (task: CopyTask, result: CopyResult) => void,
+  ): Promise<void>
 }

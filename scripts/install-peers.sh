@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the test suite's real peers need, when missing.
+# Runs outside the test network namespace (it may need the network). Others add packages to PACKAGES.
+set -euo pipefail
+
+PACKAGES=(
+  xrootd-server
+  xrootd-client
+  xrootd-client-plugins
+  openssl
+  iproute2
+  util-linux
+)
+
+is_installed() {
+  [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" == 'install ok installed' ]]
+}
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  is_installed "$pkg" || missing+=("$pkg")
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "install-peers: all ${#PACKAGES[@]} packages present" >&2
+  exit 0
+fi
+
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "install-peers: missing packages (${missing[*]}) and no apt-get to install them" >&2
+  exit 1
+fi
+
+SUDO=()
+if [[ $(id -u) -ne 0 ]]; then
+  if command -v sudo >/dev/null 2>&1; then
+    SUDO=(sudo)
+  else
+    echo "install-peers: missing packages (${missing[*]}); run as root: apt-get install ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+apt_install() {
+  "${SUDO[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
+}
+
+echo "install-peers: installing ${missing[*]}" >&2
+if ! apt_install; then
+  # the package lists of a fresh machine may be empty or stale: refresh once, then retry
+  echo "install-peers: install failed; running apt-get update once and retrying" >&2
+  "${SUDO[@]}" apt-get update
+  apt_install
+fi
+echo "install-peers: installed ${missing[*]}" >&2

@@ -1,0 +1,22 @@
+import type { Logger } from 'pino'
+import type { AsoConfig } from '../config/schema.js'
+import type { StorageRegistry } from '../engines/local/storage.js'
+import type { TransferEngine } from '../engines/types.js'
+import type { SiteCatalog } from '../sites/catalog.js'
+import type { Store } from '../store/types.js'
+
+/** Everything the loops share: they share nothing else (ARCHITECTURE.md section 1). */
+export interface AgentContext {
+  agentId: string
+  config: AsoConfig
+  store: Store
+  sites: SiteCatalog
+  /** engines by name ("local", "fts3") */
+  engines: Map<string, TransferEngine>
+  /** storage operations the agent runs itself (source clean-up, removing killed attempts) */
+  storage: StorageRegistry
+  log: Logger
+  now(): number
+  /** asks a loop to run as soon as possible (e.g. the submitter after an injection) */
+  wake(loop: string): void
+}

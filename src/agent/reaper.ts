@@ -1,0 +1,160 @@
+import { hostname } from 'node:os'
+import { formatDuration } from '../domain/duration.js'
+import type { FileOutcome } from '../engines/types.js'
+import type { AgentContext } from './context.js'
+import { buildEngineJob } from './job-builder.js'
+import { outcomePolicy } from './outcome-policy.js'
+import type { Submitter } from './submitter.js'
+
+/** Whether a process of this host is alive. */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/**
+ * Recovers what crashes and stalls leave behind: takes over the jobs of dead agents, resubmits jobs stuck
+ * in SUBMITTING under their own id (never a second job), and cancels and retries jobs with no progress.
+ */
+export class Reaper {
+  readonly name = 'reaper'
+  private readonly host = hostname()
+
+  constructor(
+    private readonly ctx: AgentContext,
+    private readonly submitter: Submitter,
+  ) {}
+
+  async run(): Promise<number> {
+    return (await this.takeOverDeadAgents()) + (await this.resubmitStale()) + (await this.cancelStalled())
+  }
+
+  private async takeOverDeadAgents(): Promise<number> {
+    const { store, agentId, config } = this.ctx
+    const now = this.ctx.now()
+    const dead = (await store.agents()).filter(
+      (a) =>
+        a.id !== agentId &&
+        a.stoppedAt === null &&
+        (a.heartbeatAt < now - config.agent.lease || (a.host === this.host && !pidAlive(a.pid))),
+    )
+    if (dead.length === 0) return 0
+    const jobs = await store.takeOverJobs(
+      dead.map((a) => a.id),
+      agentId,
+      now,
+    )
+    for (const a of dead) await store.stopAgent(a.id, now)
+    if (jobs.length)
+      this.ctx.log.warn({ agents: dead.map((a) => a.id), jobs: jobs.length }, 'took over jobs of dead agents')
+    for (const jobId of jobs) await this.resubmit(jobId)
+    return jobs.length
+  }
+
+  private async resubmitStale(): Promise<number> {
+    const { store, config, agentId } = this.ctx
+    const cutoff = this.ctx.now() - config.agent.submitTimeout
+    let n = 0
+    for (const engine of this.ctx.engines.values()) {
+      const stale = await store.openEngineJobs({
+        engine: engine.name,
+        agentId,
+        states: ['SUBMITTING'],
+        limit: config.agent.batchSize,
+      })
+      for (const job of stale) {
+        if (job.createdAt > cutoff || this.submitter.inFlight.has(job.jobId)) continue
+        await this.resubmit(job.jobId)
+        n++
+      }
+    }
+    return n
+  }
+
+  /** Hands a job again to its engine under the same id: after a crash, the engine adopts or (re)runs it. */
+  async resubmit(jobId: string): Promise<void> {
+    const { store, sites, agentId } = this.ctx
+    const members = await store.engineJobMembers(jobId)
+    if (members.length === 0) return
+    const engine = this.ctx.engines.get(members[0]!.engine ?? '')
+    if (!engine) return
+    const now = this.ctx.now()
+    const killing = members.filter((t) => t.state === 'KILLING')
+    if (killing.length && !engine.jobsOutliveAgent) {
+      // the attempt died with its agent: nothing to cancel, only leftovers to remove
+      for (const t of killing) {
+        await this.ctx.storage
+          .removeAttemptLeftovers(sites.endpoints(t.destination, t.destinationLfn))
+          .catch((e) =>
+            this.ctx.log.warn({ id: t.id, err: (e as Error).message }, 'could not remove a killed attempt'),
+          )
+      }
+      await store.confirmKilled(
+        killing.map((t) => t.id),
+        'Job canceled by the user (its agent had stopped)',
+        now,
+        agentId,
+      )
+    }
+    const active = members.filter((t) => t.state === 'SUBMITTING' || t.state === 'SUBMITTED')
+    if (active.length === 0) return
+    if (engine.jobsOutliveAgent && active.every((t) => t.state === 'SUBMITTED')) return
+    const link = sites.link(active[0]!.source, active[0]!.destination)
+    const { job, rejected } = buildEngineJob(jobId, active, sites, {
+      overwrite: this.ctx.config.local.overwrite,
+      maxActive: link.maxActive,
+    })
+    if (rejected.length) await store.rejectSubmission(jobId, rejected, now, agentId)
+    try {
+      await engine.submit(job)
+    } catch (e) {
+      await store.requeueLostJob(
+        jobId,
+        `resubmission failed: ${(e as Error).message}`,
+        this.ctx.now(),
+        agentId,
+      )
+      return
+    }
+    const { killing: killedMeanwhile } = await store.markSubmitted(jobId, this.ctx.now(), agentId)
+    if (killedMeanwhile.length) await engine.cancel(jobId, killedMeanwhile)
+    this.ctx.log.info({ jobId, files: job.files.length }, 'engine job resubmitted under its own id')
+  }
+
+  private async cancelStalled(): Promise<number> {
+    const { store, config, agentId } = this.ctx
+    const now = this.ctx.now()
+    let n = 0
+    for (const engine of this.ctx.engines.values()) {
+      const jobs = await store.openEngineJobs({
+        engine: engine.name,
+        agentId: engine.jobsOutliveAgent ? undefined : agentId,
+        states: ['SUBMITTED'],
+        limit: config.agent.batchSize,
+      })
+      for (const job of jobs.filter((j) => j.lastProgressAt < now - config.agent.stallTimeout)) {
+        const members = (await store.engineJobMembers(jobId(job))).filter((t) => t.state === 'SUBMITTED')
+        const reason = `TRANSFER [110] no progress from ${engine.name} for ${formatDuration(now - job.lastProgressAt)}; cancelled`
+        const outcomes: FileOutcome[] = members.map((t) => ({
+          jobId: job.jobId,
+          transferId: t.id,
+          attempt: t.attempt,
+          result: 'failed',
+          reason,
+        }))
+        await store.recordOutcomes(outcomes, outcomePolicy(this.ctx))
+        await engine.cancel(job.jobId)
+        n += members.length
+      }
+    }
+    return n
+  }
+}
+
+function jobId(job: { jobId: string }): string {
+  return job.jobId
+}

@@ -1,0 +1,51 @@
+import { AsoError } from '../../domain/errors.js'
+import { explainTransfer } from '../../reports/explain.js'
+import { type GlobalOptions, openApp } from '../app.js'
+import { bytes, iso, table } from '../format.js'
+
+/** `aso explain ID`: the record, its timeline, and why it is where it is. */
+export async function explainCommand(id: string, opts: GlobalOptions & { json?: boolean }) {
+  const app = await openApp(opts)
+  try {
+    const record = await app.store.get(id)
+    if (!record)
+      throw new AsoError(
+        'not-found',
+        `no transfer with id ${id}; ids are 32 hex digits (see aso status --json or the inject output)`,
+      )
+    const e = await explainTransfer(app.store, app.sites, app.config, record)
+    if (opts.json) {
+      process.stdout.write(`${JSON.stringify(e, null, 2)}\n`)
+      return
+    }
+    const r = e.record
+    process.stdout.write(
+      [
+        `${r.id}  ${r.state}${r.failureClass ? ` (${r.failureClass})` : ''}`,
+        `  ${r.user}${r.group ? `/${r.group}` : ''}  task ${r.task}  job ${r.jobId}.${r.jobRetry}`,
+        `  ${r.source}:${r.sourceLfn}`,
+        `  -> ${r.destination}:${r.destinationLfn}`,
+        `  ${bytes(r.size)}  adler32 ${r.checksums.adler32}  priority ${r.priority}  attempt ${r.attempt}/${r.maxAttempts}`,
+        '',
+        `why: ${e.why}`,
+        ...(e.hint ? [`hint: ${e.hint}`] : []),
+        '',
+      ].join('\n'),
+    )
+    process.stdout.write(
+      `${table(
+        ['at', 'from', 'to', 'attempt', 'engine job', 'reason'],
+        e.timeline.map((t) => [
+          iso(t.at),
+          t.from ?? '-',
+          t.to,
+          t.attempt,
+          t.engineJobId?.slice(0, 13) ?? '-',
+          t.reason.slice(0, 100),
+        ]),
+      )}\n`,
+    )
+  } finally {
+    await app.close()
+  }
+}

@@ -1,0 +1,92 @@
+import { createReadStream } from 'node:fs'
+import { createInterface } from 'node:readline'
+import { AsoError } from '../../domain/errors.js'
+import { MAX_BATCH, validateRequest } from '../../domain/request.js'
+import type { InjectItem, InjectResult } from '../../store/types.js'
+import { type GlobalOptions, localIdentity, openApp, requestContext } from '../app.js'
+import { CliExit, EXIT } from '../exit.js'
+
+interface LineResult extends InjectResult {
+  line: number
+}
+
+async function* lines(source: string): AsyncGenerator<string> {
+  const input = source === '-' ? process.stdin : createReadStream(source)
+  input.on('error', () => undefined) // reported by the reader below
+  const rl = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY })
+  try {
+    for await (const l of rl) yield l
+  } catch (e) {
+    throw new AsoError('usage', `cannot read ${source}: ${(e as Error).message}`)
+  }
+}
+
+/** `aso inject FILE.jsonl|-`: one request per line; valid lines are stored, each line's result printed. */
+export async function injectCommand(source: string, opts: GlobalOptions & { json?: boolean }): Promise<void> {
+  const app = await openApp(opts)
+  try {
+    const ctx = requestContext(app.config, app.sites, localIdentity(app.config))
+    const results: LineResult[] = []
+    let batch: (InjectItem & { line: number })[] = []
+    const flush = async () => {
+      if (!batch.length) return
+      const stored = await app.store.inject(batch, {
+        now: Date.now(),
+        actor: `cli:${ctx.caller.name}`,
+        maxAttempts: app.config.retry.maxAttempts,
+      })
+      for (const [i, r] of stored.entries()) results.push({ ...r, line: batch[i]!.line })
+      batch = []
+    }
+    let n = 0
+    for await (const text of lines(source)) {
+      n++
+      if (text.trim() === '' || text.trimStart().startsWith('#')) continue
+      let raw: unknown
+      try {
+        raw = JSON.parse(text)
+      } catch (e) {
+        results.push({
+          line: n,
+          id: null,
+          status: 'rejected',
+          error: { field: '(line)', message: `not valid JSON: ${(e as Error).message}` },
+        })
+        continue
+      }
+      const v = validateRequest(raw, ctx)
+      if (!v.ok) {
+        for (const error of v.errors.slice(0, 1))
+          results.push({
+            line: n,
+            id: v.id,
+            status: 'rejected',
+            error: { ...error, message: v.errors.map((x) => `${x.field}: ${x.message}`).join('; ') },
+          })
+        continue
+      }
+      batch.push({ id: v.id, request: v.request, line: n })
+      if (batch.length >= MAX_BATCH) await flush()
+    }
+    await flush()
+    results.sort((a, b) => a.line - b.line)
+    for (const r of results) {
+      if (opts.json) process.stdout.write(`${JSON.stringify(r)}\n`)
+      else if (r.status === 'rejected')
+        process.stdout.write(
+          `line ${r.line}: rejected: ${r.error?.field}: ${r.error?.message.replace(/^[^:]+: /, '')}\n`,
+        )
+      else process.stdout.write(`line ${r.line}: ${r.status} ${r.id}\n`)
+    }
+    const rejected = results.filter((r) => r.status === 'rejected').length
+    if (!opts.json) {
+      const count = (s: string) => results.filter((r) => r.status === s).length
+      process.stderr.write(
+        `${results.length} lines: ${count('created')} created, ${count('unchanged')} unchanged, ${count('superseded')} superseded, ${rejected} rejected\n`,
+      )
+    }
+    if (rejected) throw new CliExit(EXIT.someFailed)
+  } finally {
+    await app.close()
+  }
+}

@@ -1,0 +1,40 @@
+import { TRANSFER_STATES } from '../../domain/states.js'
+import { statusReport } from '../../reports/status.js'
+import { type GlobalOptions, openApp } from '../app.js'
+import { bytes, stateLine, table } from '../format.js'
+
+/** `aso status`: counts per state, per link and per user. */
+export async function statusCommand(opts: GlobalOptions & { user?: string; task?: string; json?: boolean }) {
+  const app = await openApp(opts)
+  try {
+    const report = await statusReport(app.store, { user: opts.user, task: opts.task })
+    if (opts.json) {
+      process.stdout.write(`${JSON.stringify(report, null, 2)}\n`)
+      return
+    }
+    const scope = opts.task ? `task ${opts.task}` : opts.user ? `user ${opts.user}` : 'all transfers'
+    const totalBytes = Object.values(report.bytes).reduce((a, b) => a + b, 0)
+    process.stdout.write(
+      `${scope}: ${report.total} files, ${bytes(totalBytes)}\n${stateLine(report.states) || 'nothing yet'}\n`,
+    )
+    const used = TRANSFER_STATES.filter((s) => report.states[s])
+    if (report.links.length) {
+      process.stdout.write(
+        `\n${table(
+          ['link', ...used],
+          report.links.map((l) => [l.link, ...used.map((s) => l.states[s] ?? 0)]),
+        )}\n`,
+      )
+    }
+    if (report.users.length > 1) {
+      process.stdout.write(
+        `\n${table(
+          ['user', ...used],
+          report.users.map((u) => [u.user, ...used.map((s) => u.states[s] ?? 0)]),
+        )}\n`,
+      )
+    }
+  } finally {
+    await app.close()
+  }
+}

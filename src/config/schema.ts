@@ -1,0 +1,163 @@
+import { z } from 'zod'
+import { parseDuration } from '../domain/duration.js'
+import { DEFAULT_AREAS } from '../domain/lfn.js'
+
+/** A duration field: `30s`, `5m`, `2h`, `14d`, or a number of seconds; parsed to milliseconds. */
+const duration = (fallback: string) =>
+  z
+    .union([z.string(), z.number()])
+    .default(fallback)
+    .transform((v, ctx) => {
+      try {
+        return parseDuration(v)
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: (e as Error).message.replace(/^duration: /, '') })
+        return z.NEVER
+      }
+    })
+
+const SITE_NAME = /^[A-Za-z0-9_-]{1,64}$/
+
+const pfnRule = z.strictObject({
+  match: z.string().refine(
+    (s) => {
+      try {
+        new RegExp(s)
+        return true
+      } catch {
+        // an invalid pattern is reported as the refinement's message
+        return false
+      }
+    },
+    { message: 'is not a valid regular expression' },
+  ),
+  pfn: z.string().min(1),
+})
+
+const protocol = z
+  .strictObject({
+    scheme: z
+      .string()
+      .regex(/^[a-z][a-z0-9+.-]*$/, 'must be a URL scheme such as root, davs, https, file, srm'),
+    /** PFN = prefix + LFN */
+    prefix: z.string().optional(),
+    /** ordered, first match wins (CMS TFC style); `$1`… refer to the match's groups */
+    rules: z.array(pfnRule).optional(),
+    /** whether the endpoint takes part in third-party copies (default true) */
+    tpc: z.boolean().default(true),
+  })
+  .refine((p) => p.prefix !== undefined || (p.rules?.length ?? 0) > 0, {
+    message: 'needs a prefix or at least one rule to map LFNs to PFNs',
+  })
+
+const site = z.strictObject({
+  protocols: z.array(protocol).min(1, 'a site needs at least one protocol'),
+  tempArea: z.string().default(DEFAULT_AREAS.tempArea),
+  tempGroupArea: z.string().default(DEFAULT_AREAS.tempGroupArea),
+  userArea: z.string().default(DEFAULT_AREAS.userArea),
+  groupArea: z.string().default(DEFAULT_AREAS.groupArea),
+  caDir: z.string().optional(),
+})
+
+const linkSettings = z.strictObject({
+  maxActive: z.number().int().positive().optional(),
+  maxFilesPerJob: z.number().int().positive().max(1000).optional(),
+  engine: z.enum(['local', 'fts3']).optional(),
+})
+
+const user = z.strictObject({
+  dns: z.array(z.string()).default([]),
+  groups: z.array(z.string()).default([]),
+  vomsRoles: z.array(z.string()).default([]),
+  role: z.enum(['user', 'operator', 'admin']).default('user'),
+  weight: z.number().positive().default(1),
+})
+
+export const configSchema = z.strictObject({
+  database: z.string().default('sqlite:./aso-data/aso.db'),
+  engine: z.enum(['local', 'fts3']).default('local'),
+  /** a name for this deployment (FTS job_metadata.instance); several ASOs may share an FTS */
+  instance: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,64}$/)
+    .default('aso'),
+  /** where implicit file:// sites live when `sites` is empty: each directory is a site */
+  sitesDir: z.string().default('./aso-data/sites'),
+  sites: z.record(z.string().regex(SITE_NAME, 'site names use letters, digits, _ and -'), site).default({}),
+  links: z
+    .record(
+      z
+        .string()
+        .regex(/^(default|[A-Za-z0-9_*-]+->[A-Za-z0-9_*-]+)$/, 'use "default" or "SOURCE->DESTINATION"'),
+      linkSettings,
+    )
+    .default({}),
+  users: z.record(z.string(), user).default({}),
+  retry: z
+    .strictObject({
+      maxAttempts: z.number().int().min(1).max(100).default(3),
+      backoff: z
+        .strictObject({
+          initial: duration('1m'),
+          factor: z.number().min(1).default(4),
+          max: duration('2h'),
+          jitter: z.number().min(0).max(1).default(0.2),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  cleanup: z
+    .strictObject({
+      deleteSourceOnDone: z.boolean().default(true),
+      tempRetention: duration('14d'),
+    })
+    .prefault({}),
+  holds: z
+    .strictObject({
+      /** how long a quota hold lasts before ASO tries the destination again */
+      quotaRecheck: duration('30m'),
+      /** a file held longer than this fails with its hold's class */
+      maxHold: duration('2d'),
+    })
+    .prefault({}),
+  agent: z
+    .strictObject({
+      /** how often each loop runs when nothing wakes it earlier */
+      submitInterval: duration('2s'),
+      pollInterval: duration('30s'),
+      retryInterval: duration('5s'),
+      cleanInterval: duration('1m'),
+      reapInterval: duration('30s'),
+      heartbeatInterval: duration('5s'),
+      /** an agent whose heartbeat is older than this is dead; its work is taken over */
+      lease: duration('30s'),
+      /** SUBMITTED with no engine progress for this long: cancelled and retried */
+      stallTimeout: duration('6h'),
+      /** SUBMITTING for longer than this (a crash mid-submit): resubmitted with the same job id */
+      submitTimeout: duration('2m'),
+      shutdownGrace: duration('30s'),
+      /** records per store operation */
+      batchSize: z.number().int().min(1).max(10_000).default(1000),
+    })
+    .prefault({}),
+  local: z
+    .strictObject({
+      /** copies the built-in engine runs at once over all links */
+      maxConcurrent: z.number().int().min(1).max(1000).default(16),
+      /** overwrite destination files ASO did not write (files ASO wrote are always overwritable) */
+      overwrite: z.boolean().default(false),
+      /** per-copy timeout; a child process is killed when it passes */
+      copyTimeout: duration('1h'),
+      /** files per xrdcp --parallel batch */
+      xrootParallel: z.number().int().min(1).max(64).default(8),
+    })
+    .prefault({}),
+  fts3: z.record(z.string(), z.unknown()).optional(),
+  api: z.record(z.string(), z.unknown()).optional(),
+})
+
+/** The validated configuration, durations in milliseconds. */
+export type AsoConfig = z.output<typeof configSchema>
+export type SiteConfig = AsoConfig['sites'][string]
+export type ProtocolConfig = SiteConfig['protocols'][number]
+export type UserConfig = AsoConfig['users'][string]

@@ -1,0 +1,48 @@
+export {
+  assembleProxyFile,
+  checkDelegatedChain,
+  type DelegatedChainCheck,
+  makeProxyCsr,
+  type ParsedCsr,
+  type ProxySigner,
+  parseCsr,
+  signProxyFromCsr,
+} from './delegation.js'
+export {
+  type Cert,
+  type CertExtension,
+  type DnAttribute,
+  derToPem,
+  endEntityIndex,
+  formatCommaDn,
+  formatSlashDn,
+  isIssuerPlusOneCn,
+  type KeyUsageName,
+  OID_PROXY_CERT_INFO,
+  type PemBlock,
+  type ProxyCertInfo,
+  parseCert,
+  parseCertBundle,
+  pemBlocks,
+  type Rdn,
+  type SplitPem,
+  sameName,
+  splitPem,
+} from './pem.js'
+export {
+  defaultProxyPath,
+  type ProxyInfo,
+  parseProxyPem,
+  proxyTimeLeftMs,
+  readProxyFile,
+  vomsFqansOf,
+} from './proxy-file.js'
+export {
+  type ChainVerification,
+  loadTrustStore,
+  peerChain,
+  type TrustStore,
+  verifyChain,
+  verifyChainSync,
+  verifyPeer,
+} from './verify-chain.js'

@@ -1,0 +1,341 @@
+/**
+ * Verifies a presented certificate chain, RFC 3820 proxies included, against an `X509_CERT_DIR` style CA
+ * directory. Node's TLS (OpenSSL without X509_V_FLAG_ALLOW_PROXY_CERTS) refuses proxies, so a server that
+ * accepts grid clients requests the certificate without rejecting it and calls `verifyPeer` itself.
+ * Not done here: CRLs (`*.r0`), signing_policy / namespaces files, name constraints, VOMS AC validation.
+ */
+import { readdir, readFile, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { DetailedPeerCertificate, PeerCertificate } from 'node:tls'
+import { AsoError } from '../domain/errors.js'
+import {
+  type Cert,
+  errorText,
+  formatDate,
+  isIssuerPlusOneCn,
+  OID_PROXY_CERT_INFO,
+  OID_PROXY_CERT_INFO_DRAFT,
+  parseCert,
+  parseCertBundle,
+  sameName,
+} from './pem.js'
+
+export interface TrustStore {
+  dir: string
+  /** every CA certificate found in the directory, deduplicated */
+  cas: Cert[]
+}
+
+export type ChainVerification =
+  | {
+      ok: true
+      /** the grid identity: the end-entity certificate's DN (proxy CNs not included) */
+      identityDn: string
+      /** same as identityDn: the subject of the first non-proxy certificate */
+      endEntityDn: string
+      /** the presented (first) certificate's DN: the proxy's own DN when isProxy */
+      leafDn: string
+      isProxy: boolean
+      /** how many proxy certificates precede the end-entity certificate */
+      proxyDepth: number
+      /** earliest notAfter of the whole path, trusted CA included */
+      notAfter: Date
+      /** the validated path, leaf first, ending with the trusted CA */
+      path: Cert[]
+    }
+  | { ok: false; reason: string }
+
+/** Files OpenSSL's hashed CA directories hold certificates in: `<hash>.0` (.1, ...) and `*.pem`. */
+const CA_FILE = /\.(\d+|pem)$/
+
+/**
+ * Loads every CA certificate of an `X509_CERT_DIR` style directory. Files that are not certificates
+ * (`.signing_policy`, `.namespaces`, CRLs) are skipped. Throws when the directory is missing or holds no CA.
+ */
+export async function loadTrustStore(caDir: string): Promise<TrustStore> {
+  let names: string[]
+  try {
+    names = await readdir(caDir)
+  } catch (err) {
+    throw new AsoError(
+      'invalid-config',
+      `cannot read the CA directory ${caDir} (${errorText(err)}): set X509_CERT_DIR or the configured CA ` +
+        'directory to a folder of trusted CA certificates (<hash>.0 or *.pem files)',
+      { cause: err },
+    )
+  }
+  const cas: Cert[] = []
+  const seen = new Set<string>()
+  for (const name of names.sort()) {
+    if (!CA_FILE.test(name)) continue
+    const path = join(caDir, name)
+    let text: string
+    try {
+      if (!(await stat(path)).isFile()) continue
+      text = await readFile(path, 'utf8')
+    } catch (err) {
+      // An unreadable or vanished file is one CA fewer; the chain check reports an unknown CA if it mattered.
+      void err
+      continue
+    }
+    let certs: Cert[]
+    try {
+      certs = parseCertBundle(text, path)
+    } catch (err) {
+      // Not a certificate after all (IGTF dirs hold other files too); skip it like OpenSSL does.
+      void err
+      continue
+    }
+    for (const cert of certs) {
+      const key = cert.der.toString('base64')
+      if (seen.has(key)) continue
+      seen.add(key)
+      cas.push(cert)
+    }
+  }
+  if (cas.length === 0) {
+    throw new AsoError(
+      'invalid-config',
+      `the CA directory ${caDir} holds no CA certificate (<hash>.0 or *.pem files): install the CA ` +
+        'certificates there or point X509_CERT_DIR to the right folder',
+    )
+  }
+  return { dir: caDir, cas }
+}
+
+/**
+ * Verifies `chain` (leaf first: proxies, end-entity certificate, optional intermediate CAs) against the
+ * CAs of `caDir` at time `now`. Never throws for a bad chain: the answer says why it was refused.
+ */
+export async function verifyChain(
+  chain: string | readonly Cert[],
+  caDir: string | TrustStore,
+  now: Date = new Date(),
+): Promise<ChainVerification> {
+  const store = typeof caDir === 'string' ? await loadTrustStore(caDir) : caDir
+  let certs: readonly Cert[]
+  try {
+    certs = typeof chain === 'string' ? parseCertBundle(chain, 'presented chain') : chain
+  } catch (err) {
+    return { ok: false, reason: errorText(err) }
+  }
+  return verifyChainSync(certs, store, now)
+}
+
+/** Upper bound on path length, against loops and silly chains. */
+const MAX_DEPTH = 20
+
+/** The synchronous core of verifyChain, for callers holding a loaded TrustStore. */
+export function verifyChainSync(
+  certs: readonly Cert[],
+  store: TrustStore,
+  now: Date = new Date(),
+): ChainVerification {
+  const leaf = certs[0]
+  if (leaf === undefined) return { ok: false, reason: 'no certificate presented' }
+  if (certs.length > MAX_DEPTH) return fail(`chain too long (${certs.length} certificates)`)
+  const unused = new Set(certs.slice(1))
+  const presentedIssuers = (cert: Cert) => [...unused].filter((c) => sameName(c.subjectRdns, cert.issuerRdns))
+  const path: Cert[] = []
+
+  // 1. Proxies: each one is signed by the next presented certificate, an end-entity cert or another proxy.
+  let current = leaf
+  const proxies: Cert[] = []
+  for (;;) {
+    const timeProblem = checkTime(current, now)
+    const candidates = presentedIssuers(current)
+    const legacy =
+      current.proxyCertInfo === undefined &&
+      current.proxyShaped &&
+      !current.isCa &&
+      candidates.some((c) => !c.isCa)
+    if (current.proxyCertInfo === undefined && !legacy) break
+    const what = `proxy ${current.subject}`
+    if (timeProblem) return fail(`${what} ${timeProblem}`)
+    if (current.isCa) return fail(`${what} must not be a CA certificate (basicConstraints CA:TRUE)`)
+    if (current.keyUsage?.includes('keyCertSign')) return fail(`${what} must not have the keyCertSign usage`)
+    if (!isIssuerPlusOneCn(current.subjectRdns, current.issuerRdns)) {
+      return fail(
+        `${what} is not a valid proxy: its subject must be its issuer ${current.issuer} plus one CN`,
+      )
+    }
+    if (candidates.length === 0) {
+      return fail(`${what} is not followed by its issuer ${current.issuer} in the chain`)
+    }
+    const issuer = candidates.find((c) => signedBy(current, c))
+    if (issuer === undefined) {
+      return fail(
+        `${what} does not verify against the key of its issuer ${current.issuer} (forged or corrupt)`,
+      )
+    }
+    if (issuer.isCa)
+      return fail(`${what} is issued by a CA certificate; proxies are signed by a user or proxy`)
+    if (issuer.keyUsage !== undefined && !issuer.keyUsage.includes('digitalSignature')) {
+      return fail(`${what} is issued by ${issuer.subject}, whose key usage does not allow digitalSignature`)
+    }
+    proxies.push(current)
+    path.push(current)
+    unused.delete(issuer)
+    current = issuer
+  }
+  // pCPathLenConstraint: proxy number i (0 = leaf) has i proxies below it.
+  for (const [i, proxy] of proxies.entries()) {
+    const limit = proxy.proxyCertInfo?.pathLen
+    if (limit !== undefined && i > limit) {
+      return fail(`proxy ${proxy.subject} allows ${limit} further proxies but ${i} follow it`)
+    }
+  }
+
+  // 2. The end-entity certificate: not a CA, within its validity.
+  const endEntity = current
+  const eeTime = checkTime(endEntity, now)
+  if (eeTime) return fail(`certificate ${endEntity.subject} ${eeTime}`)
+  if (endEntity.isCa) {
+    return fail(`certificate ${endEntity.subject} is a CA certificate, not a user, host or proxy certificate`)
+  }
+  path.push(endEntity)
+
+  // 3. Up to a trusted CA, through presented intermediate CAs if needed.
+  let child = endEntity
+  let intermediates = 0
+  for (;;) {
+    if (path.length > MAX_DEPTH) return fail('chain too long')
+    const trusted = store.cas.filter((ca) => sameName(ca.subjectRdns, child.issuerRdns))
+    const anchor = trusted.find((ca) => signedBy(child, ca))
+    if (anchor !== undefined) {
+      const problem = checkTime(anchor, now)
+      if (problem) return fail(`trusted CA certificate ${anchor.subject} ${problem}`)
+      if (!anchor.isCa && !(anchor.version === 1 && anchor.selfIssued)) {
+        return fail(`${anchor.subject} in ${store.dir} is not a CA certificate`)
+      }
+      const caProblem = caUsageProblem(anchor, intermediates)
+      if (caProblem) return fail(caProblem)
+      path.push(anchor)
+      break
+    }
+    const presented = presentedIssuers(child)
+    const intermediate = presented.find((c) => signedBy(child, c))
+    if (intermediate === undefined) {
+      if (trusted.length > 0 || presented.length > 0) {
+        return fail(
+          `certificate ${child.subject} does not verify against the key of its issuer ${child.issuer} ` +
+            '(forged, or signed by another CA of the same name)',
+        )
+      }
+      return fail(`certificate ${child.subject} is issued by an unknown CA: ${child.issuer}`)
+    }
+    const problem = checkTime(intermediate, now)
+    if (problem) return fail(`CA certificate ${intermediate.subject} ${problem}`)
+    if (!intermediate.isCa) {
+      return fail(`certificate ${child.subject} is issued by ${intermediate.subject}, which is not a CA`)
+    }
+    const caProblem = caUsageProblem(intermediate, intermediates)
+    if (caProblem) return fail(caProblem)
+    path.push(intermediate)
+    unused.delete(intermediate)
+    intermediates++
+    child = intermediate
+  }
+
+  for (const cert of path) {
+    const critical = cert.extensions.find((e) => e.critical && !HANDLED_CRITICAL.has(e.oid))
+    if (critical)
+      return fail(`certificate ${cert.subject} has an unsupported critical extension ${critical.oid}`)
+  }
+  const notAfter = new Date(Math.min(...path.map((c) => c.notAfter.getTime())))
+  return {
+    ok: true,
+    identityDn: endEntity.subject,
+    endEntityDn: endEntity.subject,
+    leafDn: leaf.subject,
+    isProxy: proxies.length > 0,
+    proxyDepth: proxies.length,
+    notAfter,
+    path,
+  }
+}
+
+/** Critical extensions OpenSSL's verifier understands (plus the draft proxyCertInfo); others refuse the cert. */
+const HANDLED_CRITICAL = new Set([
+  '2.5.29.15', // keyUsage
+  '2.5.29.17', // subjectAltName
+  '2.5.29.19', // basicConstraints
+  '2.5.29.30', // nameConstraints (not enforced here)
+  '2.5.29.31', // cRLDistributionPoints
+  '2.5.29.32', // certificatePolicies
+  '2.5.29.33', // policyMappings
+  '2.5.29.36', // policyConstraints
+  '2.5.29.37', // extendedKeyUsage
+  '2.5.29.54', // inhibitAnyPolicy
+  OID_PROXY_CERT_INFO,
+  OID_PROXY_CERT_INFO_DRAFT,
+])
+
+function fail(reason: string): ChainVerification {
+  return { ok: false, reason }
+}
+
+function signedBy(cert: Cert, issuer: Cert): boolean {
+  try {
+    return cert.x509.verify(issuer.publicKey)
+  } catch (err) {
+    // An unsupported or mismatched key type cannot have made this signature.
+    void err
+    return false
+  }
+}
+
+function checkTime(cert: Cert, now: Date): string | undefined {
+  if (now.getTime() > cert.notAfter.getTime()) return `expired on ${formatDate(cert.notAfter)}`
+  if (now.getTime() < cert.notBefore.getTime())
+    return `is not yet valid (valid from ${formatDate(cert.notBefore)})`
+  return undefined
+}
+
+function caUsageProblem(ca: Cert, below: number): string | undefined {
+  if (ca.keyUsage !== undefined && !ca.keyUsage.includes('keyCertSign')) {
+    return `CA certificate ${ca.subject} does not have the keyCertSign key usage`
+  }
+  if (ca.caPathLen !== undefined && below > ca.caPathLen) {
+    return `CA certificate ${ca.subject} allows ${ca.caPathLen} intermediate CAs below it, found ${below}`
+  }
+  return undefined
+}
+
+/**
+ * The chain Node saw on a TLS socket (`socket.getPeerCertificate(true)`), leaf first: follows
+ * `issuerCertificate` until it repeats (a self-signed root points to itself).
+ */
+export function peerChain(peer: PeerCertificate | DetailedPeerCertificate | null | undefined): Cert[] {
+  const certs: Cert[] = []
+  const seen = new Set<string>()
+  let current: PeerCertificate | undefined = peer ?? undefined
+  while (current?.raw !== undefined && current.raw.length > 0) {
+    const key = current.raw.toString('base64')
+    if (seen.has(key)) break
+    seen.add(key)
+    certs.push(parseCert(current.raw, 'peer certificate'))
+    current =
+      'issuerCertificate' in current ? (current as DetailedPeerCertificate).issuerCertificate : undefined
+  }
+  return certs
+}
+
+/**
+ * Verifies a TLS peer: `verifyPeer(socket.getPeerCertificate(true), caDir)`. The socket must have been
+ * accepted with `requestCert: true, rejectUnauthorized: false` (OpenSSL itself refuses proxies).
+ */
+export async function verifyPeer(
+  peer: PeerCertificate | DetailedPeerCertificate | null | undefined,
+  caDir: string | TrustStore,
+  now: Date = new Date(),
+): Promise<ChainVerification> {
+  let certs: Cert[]
+  try {
+    certs = peerChain(peer)
+  } catch (err) {
+    return { ok: false, reason: errorText(err) }
+  }
+  if (certs.length === 0) return { ok: false, reason: 'no client certificate presented' }
+  return verifyChain(certs, caDir, now)
+}

@@ -1,0 +1,89 @@
+import type { AsoConfig } from '../config/schema.js'
+import { formatDuration } from '../domain/duration.js'
+import { type FailureClass, hintFor } from '../domain/failures.js'
+import { IN_FLIGHT_STATES } from '../domain/states.js'
+import type { TransferRecord } from '../domain/transfer.js'
+import type { SiteCatalog } from '../sites/catalog.js'
+import type { HistoryEvent, Store } from '../store/types.js'
+import { effectiveLink } from './link-limits.js'
+
+export interface Explanation {
+  record: TransferRecord
+  timeline: HistoryEvent[]
+  /** one sentence: why the file is where it is, and what happens next */
+  why: string
+  hint: string | null
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z')
+}
+
+/** The record, its timeline, and why it is where it is (what `aso explain` and the API's GET show). */
+export async function explainTransfer(
+  store: Store,
+  sites: SiteCatalog,
+  config: AsoConfig,
+  record: TransferRecord,
+  now = Date.now(),
+): Promise<Explanation> {
+  const timeline = await store.history(record.id)
+  const link = `${record.source}->${record.destination}`
+  const hint = record.failureClass ? hintFor(record.failureClass as FailureClass) : null
+  let why: string
+  switch (record.state) {
+    case 'NEW': {
+      const holds = (await store.activeHolds(now)).filter(
+        (h) => h.user === record.user && (h.site === '*' || h.site === record.destination),
+      )
+      const settings = await store.linkSettings()
+      const cfg = effectiveLink(sites, settings, record.source, record.destination)
+      const inFlight = (await store.counts({ user: undefined }))
+        .filter((c) => c.source === record.source && c.destination === record.destination)
+        .filter((c) => IN_FLIGHT_STATES.includes(c.state))
+        .reduce((n, c) => n + c.n, 0)
+      const ahead = await store.queuePosition(record)
+      const aheadText = `${ahead} file${ahead === 1 ? '' : 's'} of ${record.user}'s ahead of it`
+      if (holds.length) {
+        const h = holds[0]!
+        why = `held (${h.class}): ${h.reason}; nothing of ${record.user} to ${h.site === '*' ? 'any site' : h.site} is submitted until ${iso(h.until)} or the hold is lifted`
+      } else if (record.holdReason) {
+        why = `waiting after a hold (${record.holdReason}); the hold has expired, the submitter tries again; ${aheadText}`
+      } else if (cfg.paused) {
+        why = `waiting: link ${link} is paused by an operator; ${aheadText}`
+      } else if (inFlight >= cfg.maxActive) {
+        why = `waiting: link ${link} at its limit ${inFlight}/${cfg.maxActive}, ${aheadText}`
+      } else {
+        why = `queued: link ${link} has room (${inFlight}/${cfg.maxActive}); the submitter takes it within ${formatDuration(config.agent.submitInterval)}; ${aheadText}`
+      }
+      if (record.attempt > 1) why += ` (attempt ${record.attempt} of ${record.maxAttempts})`
+      break
+    }
+    case 'SUBMITTING':
+      why = `being handed to the ${record.engine} engine as job ${record.engineJobId} (attempt ${record.attempt} of ${record.maxAttempts})`
+      break
+    case 'SUBMITTED':
+      why = `in ${record.engine} job ${record.engineJobId} since ${iso(record.submittedAt ?? record.updatedAt)} (${formatDuration(now - (record.submittedAt ?? record.updatedAt))}), attempt ${record.attempt} of ${record.maxAttempts}`
+      break
+    case 'RETRY': {
+      const at = record.nextAttemptAt ?? now
+      why = `attempt ${record.attempt} of ${record.maxAttempts} failed (${record.failureClass}: ${record.failureReason}); attempt ${record.attempt + 1} starts ${at <= now ? 'now' : `in ${formatDuration(at - now)} (${iso(at)})`}`
+      break
+    }
+    case 'KILLING':
+      why = record.supersedePending
+        ? `a newer job retry (${record.jobRetry}) replaces this file: waiting for ${record.engine} to stop job ${record.engineJobId}`
+        : `kill requested: waiting for the ${record.engine} engine to confirm the cancel of job ${record.engineJobId}`
+      break
+    case 'DONE':
+      why = `done at ${iso(record.finishedAt ?? record.updatedAt)}: at ${record.destination}, size and adler32 verified${record.method ? ` (${record.method})` : ''}; temporary source clean-up: ${record.sourceCleanup.toLowerCase()}`
+      break
+    case 'FAILED':
+      why = `failed (${record.failureClass}) after ${record.attempt} attempt${record.attempt === 1 ? '' : 's'}: ${record.failureReason}`
+      break
+    case 'KILLED':
+      why = `killed at ${iso(record.finishedAt ?? record.updatedAt)}: ${record.failureReason ?? 'by request'}`
+      break
+  }
+  return { record, timeline, why, hint }
+}

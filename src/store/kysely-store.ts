@@ -1,0 +1,243 @@
+import { type Kysely, Migrator, sql } from 'kysely'
+import type { FailureClass } from '../domain/failures.js'
+import type { FileOutcome } from '../engines/types.js'
+import type { DialectOps, Trx } from './dialect.js'
+import { migrationProvider } from './migrations.js'
+import { claimForSubmission } from './ops/claim.js'
+import { dueCleanups, recordCleanup } from './ops/cleanup.js'
+import { inject } from './ops/inject.js'
+import { confirmKilled, kill, markCancelSent, pendingCancels, retry } from './ops/kill-retry.js'
+import { recordOutcomes } from './ops/outcomes.js'
+import * as reads from './ops/reads.js'
+import { promoteDueRetries, requeueLostJob, takeOverJobs } from './ops/recovery.js'
+import * as settings from './ops/settings.js'
+import { deferSubmission, markSubmitted, rejectSubmission } from './ops/submission.js'
+import type { Database } from './schema.js'
+import type {
+  AgentRow,
+  ClaimSpec,
+  Hold,
+  InjectItem,
+  InjectOptions,
+  ListFilter,
+  OutcomePolicy,
+  Selector,
+  Store,
+  StorePolicy,
+} from './types.js'
+
+export const DEFAULT_STORE_POLICY: StorePolicy = { deleteSourceOnDone: true, tempRetention: 14 * 86_400_000 }
+
+/** The Store on Kysely: one implementation for SQLite and PostgreSQL; each operation is one transaction. */
+export class KyselyStore implements Store {
+  constructor(
+    readonly db: Kysely<Database>,
+    private readonly ops: DialectOps,
+    readonly policy: StorePolicy = DEFAULT_STORE_POLICY,
+  ) {}
+
+  get dialect() {
+    return this.ops.name
+  }
+
+  private tx<T>(fn: (trx: Trx) => Promise<T>): Promise<T> {
+    return this.db.transaction().execute(fn)
+  }
+
+  async migrate(): Promise<void> {
+    const migrator = new Migrator({ db: this.db, provider: migrationProvider(this.ops.name) })
+    const { error, results } = await migrator.migrateToLatest()
+    if (error) {
+      const failed = results?.find((r) => r.status === 'Error')?.migrationName
+      throw new Error(`database migration ${failed ?? ''} failed: ${(error as Error).message}`)
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.db.destroy()
+  }
+
+  async ping(): Promise<void> {
+    await sql`select 1`.execute(this.db)
+  }
+
+  inject(items: readonly InjectItem[], opts: InjectOptions) {
+    return this.tx((trx) => inject(trx, items, opts))
+  }
+
+  waitingQueues() {
+    return reads.waitingQueues(this.db)
+  }
+
+  inFlightByLink() {
+    return reads.inFlightByLink(this.db)
+  }
+
+  claimForSubmission(spec: ClaimSpec) {
+    return this.tx((trx) => claimForSubmission(trx, this.ops, spec))
+  }
+
+  markSubmitted(jobId: string, now: number, actor: string) {
+    return this.tx((trx) => markSubmitted(trx, jobId, now, actor))
+  }
+
+  deferSubmission(jobId: string, reason: string, now: number, actor: string) {
+    return this.tx((trx) => deferSubmission(trx, jobId, reason, now, actor))
+  }
+
+  rejectSubmission(
+    jobId: string,
+    failures: { id: string; class: FailureClass; reason: string }[],
+    now: number,
+    actor: string,
+  ) {
+    return this.tx((trx) => rejectSubmission(trx, jobId, failures, now, actor, this.policy))
+  }
+
+  openEngineJobs(opts: Parameters<Store['openEngineJobs']>[0]) {
+    return reads.openEngineJobs(this.db, opts)
+  }
+
+  engineJobMembers(jobId: string) {
+    return reads.engineJobMembers(this.db, jobId)
+  }
+
+  async touchEngineJobs(jobIds: readonly string[], now: number, progress: readonly string[]) {
+    if (jobIds.length === 0) return
+    await this.tx(async (trx) => {
+      await trx
+        .updateTable('engine_jobs')
+        .set({ last_polled_at: now })
+        .where('job_id', 'in', [...jobIds])
+        .execute()
+      if (progress.length) {
+        await trx
+          .updateTable('engine_jobs')
+          .set({ last_progress_at: now })
+          .where('job_id', 'in', [...progress])
+          .execute()
+      }
+    })
+  }
+
+  recordOutcomes(outcomes: readonly FileOutcome[], policy: OutcomePolicy) {
+    return this.tx((trx) => recordOutcomes(trx, outcomes, policy, this.policy))
+  }
+
+  requeueLostJob(jobId: string, reason: string, now: number, actor: string) {
+    return this.tx((trx) => requeueLostJob(trx, jobId, reason, now, actor))
+  }
+
+  takeOverJobs(deadAgentIds: readonly string[], agentId: string, now: number) {
+    return this.tx((trx) => takeOverJobs(trx, deadAgentIds, agentId, now))
+  }
+
+  promoteDueRetries(now: number, limit: number, actor: string) {
+    return this.tx((trx) => promoteDueRetries(trx, now, limit, actor))
+  }
+
+  kill(sel: Selector, reason: string, now: number, actor: string) {
+    return this.tx((trx) => kill(trx, sel, reason, now, actor, this.policy))
+  }
+
+  retry(sel: Selector, now: number, actor: string) {
+    return this.tx((trx) => retry(trx, sel, now, actor))
+  }
+
+  pendingCancels(limit: number) {
+    return this.tx((trx) => pendingCancels(trx, limit))
+  }
+
+  markCancelSent(jobId: string, now: number) {
+    return this.tx((trx) => markCancelSent(trx, jobId, now))
+  }
+
+  confirmKilled(ids: readonly string[], reason: string, now: number, actor: string) {
+    return this.tx((trx) => confirmKilled(trx, ids, reason, now, actor, this.policy))
+  }
+
+  dueCleanups(now: number, limit: number) {
+    return this.tx((trx) => dueCleanups(trx, now, limit))
+  }
+
+  recordCleanup(results: Parameters<Store['recordCleanup']>[0], now: number, actor: string) {
+    return this.tx((trx) => recordCleanup(trx, results, now, actor))
+  }
+
+  activeHolds(now: number) {
+    return this.tx((trx) => settings.activeHolds(trx, now))
+  }
+
+  addHold(hold: Omit<Hold, 'id'>, actor: string) {
+    return this.tx((trx) => settings.addHold(trx, hold, actor))
+  }
+
+  releaseHolds(sel: { user: string; site?: string; class?: string }, now: number, actor: string) {
+    return this.tx((trx) => settings.releaseHolds(trx, sel, now, actor))
+  }
+
+  linkSettings() {
+    return this.tx((trx) => settings.linkSettings(trx))
+  }
+
+  setLinkSetting(
+    link: string,
+    change: { maxActive?: number | null; paused?: boolean },
+    actor: string,
+    now: number,
+  ) {
+    return this.tx((trx) => settings.setLinkSetting(trx, link, change, actor, now))
+  }
+
+  userWeights() {
+    return this.tx((trx) => settings.userWeights(trx))
+  }
+
+  setUserWeight(user: string, weight: number, actor: string, now: number) {
+    return this.tx((trx) => settings.setUserWeight(trx, user, weight, actor, now))
+  }
+
+  heartbeat(agent: Omit<AgentRow, 'stoppedAt'>) {
+    return this.tx((trx) => settings.heartbeat(trx, agent))
+  }
+
+  async stopAgent(id: string, now: number) {
+    await this.db.updateTable('agents').set({ stopped_at: now }).where('id', '=', id).execute()
+  }
+
+  agents() {
+    return this.tx((trx) => settings.agents(trx))
+  }
+
+  get(id: string) {
+    return reads.get(this.db, id)
+  }
+
+  getMany(ids: readonly string[]) {
+    return reads.getMany(this.db, ids)
+  }
+
+  history(id: string) {
+    return reads.history(this.db, id)
+  }
+
+  eventsSince(afterId: number, filter: { user?: string; task?: string }, limit: number) {
+    return reads.eventsSince(this.db, afterId, filter, limit)
+  }
+
+  list(filter: ListFilter) {
+    return reads.list(this.db, filter)
+  }
+
+  counts(filter?: { user?: string }) {
+    return reads.counts(this.db, filter)
+  }
+
+  taskCounts(task: string, user?: string) {
+    return reads.taskCounts(this.db, task, user)
+  }
+
+  queuePosition(record: Parameters<Store['queuePosition']>[0]) {
+    return reads.queuePosition(this.db, record)
+  }
+}

@@ -1,0 +1,16 @@
+import type { TransferUpdate } from '../transition.js'
+import type { StorePolicy } from '../types.js'
+
+/** Columns that schedule the temporary source's deletion when a record ends in `state`. */
+export function cleanupOnEnd(
+  state: 'DONE' | 'FAILED' | 'KILLED',
+  policy: StorePolicy,
+  now: number,
+): TransferUpdate {
+  if (state === 'DONE') {
+    return policy.deleteSourceOnDone
+      ? { source_cleanup: 'PENDING', cleanup_at: now }
+      : { source_cleanup: 'SKIPPED', cleanup_at: null }
+  }
+  return { source_cleanup: 'PENDING', cleanup_at: now + policy.tempRetention }
+}

@@ -1,0 +1,234 @@
+import { IN_FLIGHT_STATES, type TransferState } from '../../domain/states.js'
+import type { TransferRecord } from '../../domain/transfer.js'
+import { linkKey } from '../../domain/transfer.js'
+import { chunk, type Db } from '../dialect.js'
+import { toRecord } from '../rows.js'
+import type { CountRow, EngineJobRow, HistoryEvent, ListFilter, WaitingQueue } from '../types.js'
+
+export async function get(db: Db, id: string): Promise<TransferRecord | undefined> {
+  const row = await db.selectFrom('transfers').selectAll().where('id', '=', id).executeTakeFirst()
+  return row ? toRecord(row) : undefined
+}
+
+export async function getMany(db: Db, ids: readonly string[]): Promise<TransferRecord[]> {
+  const out: TransferRecord[] = []
+  for (const part of chunk(ids, 500)) {
+    const rows = await db.selectFrom('transfers').selectAll().where('id', 'in', part).execute()
+    out.push(...rows.map(toRecord))
+  }
+  return out
+}
+
+function toEvent(r: {
+  id: number
+  at: number
+  transfer_id: string
+  user: string
+  task: string
+  from_state: string | null
+  to_state: string
+  reason: string
+  attempt: number
+  engine_job_id: string | null
+  actor: string
+}): HistoryEvent {
+  return {
+    id: Number(r.id),
+    at: Number(r.at),
+    transferId: r.transfer_id,
+    user: r.user,
+    task: r.task,
+    from: r.from_state as TransferState | null,
+    to: r.to_state as TransferState,
+    reason: r.reason,
+    attempt: Number(r.attempt),
+    engineJobId: r.engine_job_id,
+    actor: r.actor,
+  }
+}
+
+export async function history(db: Db, id: string): Promise<HistoryEvent[]> {
+  const rows = await db.selectFrom('events').selectAll().where('transfer_id', '=', id).orderBy('id').execute()
+  return rows.map(toEvent)
+}
+
+export async function eventsSince(
+  db: Db,
+  afterId: number,
+  filter: { user?: string; task?: string },
+  limit: number,
+): Promise<HistoryEvent[]> {
+  let q = db.selectFrom('events').selectAll().where('id', '>', afterId)
+  if (filter.task) q = q.where('task', '=', filter.task)
+  if (filter.user) q = q.where('user', '=', filter.user)
+  const rows = await q.orderBy('id').limit(limit).execute()
+  return rows.map(toEvent)
+}
+
+/** Cursor = base64url of "updatedAt:id" of the last item. */
+function decodeCursor(cursor: string): { at: number; id: string } {
+  const [at, id] = Buffer.from(cursor, 'base64url').toString().split(':')
+  if (!at || !id || !Number.isFinite(Number(at))) throw new Error('invalid cursor')
+  return { at: Number(at), id }
+}
+
+export async function list(db: Db, f: ListFilter): Promise<{ items: TransferRecord[]; next: string | null }> {
+  let q = db.selectFrom('transfers').selectAll()
+  if (f.user) q = q.where('user', '=', f.user)
+  if (f.task) q = q.where('task', '=', f.task)
+  if (f.state) q = q.where('state', '=', f.state)
+  if (f.source) q = q.where('source', '=', f.source)
+  if (f.destination) q = q.where('destination', '=', f.destination)
+  if (f.failureClass) q = q.where('failure_class', '=', f.failureClass)
+  if (f.updatedSince !== undefined) q = q.where('updated_at', '>=', f.updatedSince)
+  if (f.cursor) {
+    const c = decodeCursor(f.cursor)
+    q = q.where((eb) =>
+      eb.or([eb('updated_at', '>', c.at), eb.and([eb('updated_at', '=', c.at), eb('id', '>', c.id)])]),
+    )
+  }
+  const rows = await q
+    .orderBy('updated_at')
+    .orderBy('id')
+    .limit(f.limit + 1)
+    .execute()
+  const items = rows.slice(0, f.limit).map(toRecord)
+  const last = items.at(-1)
+  const next =
+    rows.length > f.limit && last ? Buffer.from(`${last.updatedAt}:${last.id}`).toString('base64url') : null
+  return { items, next }
+}
+
+export async function counts(db: Db, filter: { user?: string } = {}): Promise<CountRow[]> {
+  let q = db
+    .selectFrom('transfer_counts')
+    .select((eb) => [
+      'source',
+      'destination',
+      'user',
+      'state',
+      eb.fn.sum<number>('n').as('n'),
+      eb.fn.sum<number>('bytes').as('bytes'),
+    ])
+    .where('n', '>', 0)
+  if (filter.user) q = q.where('user', '=', filter.user)
+  const rows = await q.groupBy(['source', 'destination', 'user', 'state']).execute()
+  return rows.map((r) => ({ ...r, state: r.state as TransferState, n: Number(r.n), bytes: Number(r.bytes) }))
+}
+
+export async function taskCounts(db: Db, task: string, user?: string) {
+  let q = db
+    .selectFrom('transfers')
+    .select((eb) => [
+      'state',
+      'failure_class',
+      eb.fn.countAll<number>().as('n'),
+      eb.fn.sum<number>('size').as('bytes'),
+    ])
+    .where('task', '=', task)
+  if (user) q = q.where('user', '=', user)
+  const rows = await q.groupBy(['state', 'failure_class']).execute()
+  return rows.map((r) => ({
+    state: r.state as TransferState,
+    failureClass: r.failure_class,
+    n: Number(r.n),
+    bytes: Number(r.bytes ?? 0),
+  }))
+}
+
+/** Files of the same queue that go before this one: higher priority, or same priority and older. */
+export async function queuePosition(db: Db, r: TransferRecord): Promise<number> {
+  const row = await db
+    .selectFrom('transfers')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('state', '=', 'NEW')
+    .where('source', '=', r.source)
+    .where('destination', '=', r.destination)
+    .where('user', '=', r.user)
+    .where('grp', '=', r.group ?? '')
+    .where('role', '=', r.role ?? '')
+    .where((eb) =>
+      eb.or([
+        eb('priority', '>', r.priority),
+        eb.and([eb('priority', '=', r.priority), eb('created_at', '<', r.createdAt)]),
+        eb.and([eb('priority', '=', r.priority), eb('created_at', '=', r.createdAt), eb('id', '<', r.id)]),
+      ]),
+    )
+    .executeTakeFirst()
+  return Number(row?.n ?? 0)
+}
+
+export async function waitingQueues(db: Db): Promise<WaitingQueue[]> {
+  const rows = await db
+    .selectFrom('transfer_counts')
+    .select(['source', 'destination', 'user', 'grp', 'role', 'n'])
+    .where('state', '=', 'NEW')
+    .where('n', '>', 0)
+    .execute()
+  return rows.map((r) => ({
+    source: r.source,
+    destination: r.destination,
+    user: r.user,
+    group: r.grp === '' ? null : r.grp,
+    role: r.role === '' ? null : r.role,
+    waiting: Number(r.n),
+  }))
+}
+
+export async function inFlightByLink(db: Db): Promise<Map<string, number>> {
+  const rows = await db
+    .selectFrom('transfer_counts')
+    .select((eb) => ['source', 'destination', eb.fn.sum<number>('n').as('n')])
+    .where('state', 'in', IN_FLIGHT_STATES as string[])
+    .groupBy(['source', 'destination'])
+    .execute()
+  return new Map(rows.map((r) => [linkKey(r.source, r.destination), Number(r.n)]))
+}
+
+export async function openEngineJobs(
+  db: Db,
+  opts: {
+    engine: string
+    agentId?: string
+    states: ('SUBMITTING' | 'SUBMITTED')[]
+    polledBefore?: number
+    limit: number
+  },
+): Promise<EngineJobRow[]> {
+  let q = db
+    .selectFrom('engine_jobs')
+    .selectAll()
+    .where('state', 'in', opts.states)
+    .where('engine', '=', opts.engine)
+  if (opts.agentId !== undefined) q = q.where('agent_id', '=', opts.agentId)
+  if (opts.polledBefore !== undefined) q = q.where('last_polled_at', '<', opts.polledBefore)
+  const rows = await q.orderBy('last_polled_at').limit(opts.limit).execute()
+  return rows.map((r) => ({
+    jobId: r.job_id,
+    engine: r.engine,
+    agentId: r.agent_id,
+    user: r.user,
+    group: r.grp === '' ? null : r.grp,
+    role: r.role === '' ? null : r.role,
+    source: r.source,
+    destination: r.destination,
+    state: r.state as EngineJobRow['state'],
+    files: Number(r.files),
+    createdAt: Number(r.created_at),
+    submittedAt: r.submitted_at === null ? null : Number(r.submitted_at),
+    lastPolledAt: Number(r.last_polled_at),
+    lastProgressAt: Number(r.last_progress_at),
+    cancelRequestedAt: r.cancel_requested_at === null ? null : Number(r.cancel_requested_at),
+    cancelSentAt: r.cancel_sent_at === null ? null : Number(r.cancel_sent_at),
+  }))
+}
+
+export async function engineJobMembers(db: Db, jobId: string): Promise<TransferRecord[]> {
+  const rows = await db
+    .selectFrom('transfers')
+    .selectAll()
+    .where('engine_job_id', '=', jobId)
+    .where('state', 'in', IN_FLIGHT_STATES as string[])
+    .execute()
+  return rows.map(toRecord)
+}

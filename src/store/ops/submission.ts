@@ -1,0 +1,124 @@
+import type { FailureClass } from '../../domain/failures.js'
+import type { Trx } from '../dialect.js'
+import { applyCountDeltas, type CountDeltas, transition } from '../transition.js'
+import type { StorePolicy } from '../types.js'
+import { cleanupOnEnd } from './cleanup-schedule.js'
+
+async function membersIn(trx: Trx, jobId: string, state: string): Promise<string[]> {
+  const rows = await trx
+    .selectFrom('transfers')
+    .select('id')
+    .where('engine_job_id', '=', jobId)
+    .where('state', '=', state)
+    .execute()
+  return rows.map((r) => r.id)
+}
+
+/** SUBMITTING → SUBMITTED for some files of a job the engine has accepted. */
+export async function markSubmittedIds(trx: Trx, jobId: string, ids: string[], now: number, actor: string) {
+  const changed = await transition(trx, {
+    event: 'submitted',
+    from: 'SUBMITTING',
+    ids,
+    engineJobId: jobId,
+    set: { submitted_at: now },
+    reason: `accepted by the engine as job ${jobId}`,
+    actor,
+    now,
+  })
+  await trx
+    .updateTable('engine_jobs')
+    .set({ state: 'SUBMITTED', submitted_at: now, last_polled_at: now, last_progress_at: now })
+    .where('job_id', '=', jobId)
+    .where('state', '=', 'SUBMITTING')
+    .execute()
+  return changed.length
+}
+
+/** SUBMITTING → SUBMITTED once the engine accepted the job; reports files killed meanwhile. */
+export async function markSubmitted(trx: Trx, jobId: string, now: number, actor: string) {
+  const submitted = await markSubmittedIds(trx, jobId, await membersIn(trx, jobId, 'SUBMITTING'), now, actor)
+  const killing = await membersIn(trx, jobId, 'KILLING')
+  return { submitted, killing }
+}
+
+/** SUBMITTING → NEW without charging an attempt: the engine could not take the job now. */
+export async function deferSubmission(trx: Trx, jobId: string, reason: string, now: number, actor: string) {
+  const ids = await membersIn(trx, jobId, 'SUBMITTING')
+  const changed = await transition(trx, {
+    event: 'submitDeferred',
+    from: 'SUBMITTING',
+    ids,
+    engineJobId: jobId,
+    set: { agent_id: null },
+    reason,
+    actor,
+    now,
+  })
+  await closeJob(trx, jobId, 'LOST', now)
+  return changed.length
+}
+
+/** SUBMITTING → FAILED with a class: refused for good, or no PFN could be built. */
+export async function rejectSubmission(
+  trx: Trx,
+  jobId: string,
+  failures: { id: string; class: FailureClass; reason: string }[],
+  now: number,
+  actor: string,
+  policy: StorePolicy,
+) {
+  const deltas: CountDeltas = new Map()
+  let n = 0
+  for (const f of failures) {
+    const changed = await transition(
+      trx,
+      {
+        event: 'submitRejected',
+        from: 'SUBMITTING',
+        ids: [f.id],
+        engineJobId: jobId,
+        set: {
+          failure_class: f.class,
+          failure_reason: f.reason,
+          finished_at: now,
+          agent_id: null,
+          ...cleanupOnEnd('FAILED', policy, now),
+        },
+        reason: f.reason,
+        actor,
+        now,
+      },
+      deltas,
+    )
+    n += changed.length
+  }
+  await applyCountDeltas(trx, deltas)
+  const left = await membersIn(trx, jobId, 'SUBMITTING')
+  if (left.length === 0) await closeJob(trx, jobId, 'FINISHED', now)
+  return n
+}
+
+/** Marks an engine job closed (all its files have left it). */
+export async function closeJob(trx: Trx, jobId: string, state: 'FINISHED' | 'LOST', now: number) {
+  await trx
+    .updateTable('engine_jobs')
+    .set({ state, finished_at: now })
+    .where('job_id', '=', jobId)
+    .where('state', 'in', ['SUBMITTING', 'SUBMITTED'])
+    .execute()
+}
+
+/** Closes an engine job when none of its files is still with the engine; returns whether it closed. */
+export async function closeJobIfDone(trx: Trx, jobId: string, now: number): Promise<boolean> {
+  const open = await trx
+    .selectFrom('transfers')
+    .select('id')
+    .where('engine_job_id', '=', jobId)
+    .where('state', 'in', ['SUBMITTING', 'SUBMITTED', 'KILLING'])
+    .limit(1)
+    .executeTakeFirst()
+  if (open) return false
+  await closeJob(trx, jobId, 'FINISHED', now)
+  return true
+}

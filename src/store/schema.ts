@@ -1,0 +1,160 @@
+/** Table shapes as Kysely sees them. Times are epoch milliseconds; booleans are 0/1 integers in both dialects. */
+import type { Generated } from 'kysely'
+
+export interface TransfersTable {
+  id: string
+  user: string
+  /** '' when the request has no group (keeps keys and indexes free of NULL) */
+  grp: string
+  role: string
+  task: string
+  job_id: string
+  job_retry: number
+  type: string
+  source: string
+  source_lfn: string
+  destination: string
+  destination_lfn: string
+  size: number
+  adler32: string
+  priority: number
+  activity: string
+  publish: number
+  dataset: string | null
+  callback_url: string | null
+  state: string
+  hold_reason: string | null
+  attempt: number
+  max_attempts: number
+  submissions: number
+  next_attempt_at: number | null
+  engine: string | null
+  engine_job_id: string | null
+  engine_file_id: string | null
+  agent_id: string | null
+  method: string | null
+  failure_class: string | null
+  failure_reason: string | null
+  supersede_pending: number
+  created_at: number
+  updated_at: number
+  submitted_at: number | null
+  finished_at: number | null
+  source_cleanup: string
+  cleanup_at: number | null
+  publication_state: string
+  block_name: string | null
+}
+
+export interface EngineJobsTable {
+  job_id: string
+  engine: string
+  agent_id: string | null
+  user: string
+  grp: string
+  role: string
+  source: string
+  destination: string
+  /** SUBMITTING | SUBMITTED | FINISHED | LOST */
+  state: string
+  files: number
+  created_at: number
+  submitted_at: number | null
+  finished_at: number | null
+  last_polled_at: number
+  last_progress_at: number
+  cancel_requested_at: number | null
+  cancel_sent_at: number | null
+}
+
+export interface EventsTable {
+  id: Generated<number>
+  at: number
+  transfer_id: string
+  user: string
+  task: string
+  from_state: string | null
+  to_state: string
+  reason: string
+  attempt: number
+  engine_job_id: string | null
+  actor: string
+}
+
+/** Rollup kept in step with every transition: what status, fair share and the dashboard read. */
+export interface TransferCountsTable {
+  user: string
+  grp: string
+  role: string
+  source: string
+  destination: string
+  state: string
+  n: number
+  bytes: number
+}
+
+export interface HoldsTable {
+  id: Generated<number>
+  user: string
+  /** destination site, or '*' for every site (credential holds) */
+  site: string
+  class: string
+  reason: string
+  since: number
+  until: number
+  released_at: number | null
+}
+
+export interface LinkSettingsTable {
+  link: string
+  max_active: number | null
+  paused: number
+  updated_at: number
+  updated_by: string
+}
+
+export interface UserSettingsTable {
+  user: string
+  weight: number
+  updated_at: number
+  updated_by: string
+}
+
+export interface AuditTable {
+  id: Generated<number>
+  at: number
+  actor: string
+  action: string
+  target: string
+  detail: string
+}
+
+export interface AgentsTable {
+  id: string
+  host: string
+  pid: number
+  started_at: number
+  heartbeat_at: number
+  /** JSON: loop name -> last run time */
+  loops: string
+  stopped_at: number | null
+}
+
+export interface LeasesTable {
+  name: string
+  holder: string
+  until: number
+}
+
+export interface Database {
+  transfers: TransfersTable
+  engine_jobs: EngineJobsTable
+  events: EventsTable
+  transfer_counts: TransferCountsTable
+  holds: HoldsTable
+  link_settings: LinkSettingsTable
+  user_settings: UserSettingsTable
+  audit: AuditTable
+  agents: AgentsTable
+  leases: LeasesTable
+}

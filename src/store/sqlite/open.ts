@@ -1,0 +1,32 @@
+import { mkdirSync } from 'node:fs'
+import path from 'node:path'
+import Database from 'better-sqlite3'
+import { Kysely } from 'kysely'
+import { AsoError } from '../../domain/errors.js'
+import type { Database as Schema } from '../schema.js'
+import { AsoSqliteDialect } from './driver.js'
+
+/** Opens (creating if needed) an SQLite database file with the settings CONVENTIONS.md asks for. */
+export function openSqlite(file: string): Kysely<Schema> {
+  if (file !== ':memory:') {
+    try {
+      mkdirSync(path.dirname(file), { recursive: true })
+    } catch (e) {
+      throw new AsoError(
+        'unavailable',
+        `cannot create the directory of database ${file}: ${(e as Error).message}`,
+      )
+    }
+  }
+  let db: Database.Database
+  try {
+    db = new Database(file)
+    db.pragma('journal_mode = WAL')
+    db.pragma('busy_timeout = 5000')
+    db.pragma('synchronous = NORMAL')
+    db.pragma('foreign_keys = ON')
+  } catch (e) {
+    throw new AsoError('unavailable', `cannot open SQLite database ${file}: ${(e as Error).message}`)
+  }
+  return new Kysely<Schema>({ dialect: new AsoSqliteDialect(db) })
+}

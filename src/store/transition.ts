@@ -1,0 +1,164 @@
+import type { ExpressionBuilder, UpdateObject } from 'kysely'
+import { canApply, TRANSITIONS, type TransferState, type TransitionName } from '../domain/states.js'
+import { chunk, type Trx } from './dialect.js'
+import type { Database } from './schema.js'
+
+/** The columns every transition returns: enough for history rows and the counts rollup. */
+const RETURNED = [
+  'id',
+  'user',
+  'grp',
+  'role',
+  'task',
+  'source',
+  'destination',
+  'size',
+  'attempt',
+  'engine_job_id',
+] as const
+
+export interface ChangedRow {
+  id: string
+  user: string
+  grp: string
+  role: string
+  task: string
+  source: string
+  destination: string
+  size: number
+  attempt: number
+  engine_job_id: string | null
+}
+
+export type TransferUpdate = UpdateObject<Database, 'transfers'>
+
+export interface TransitionSpec {
+  event: TransitionName
+  from: TransferState
+  ids: readonly string[]
+  /** columns set on every changed row (state and updated_at are added) */
+  set?: TransferUpdate | ((eb: ExpressionBuilder<Database, 'transfers'>) => TransferUpdate)
+  /** extra guard: only rows of this engine job */
+  engineJobId?: string
+  reason: string
+  actor: string
+  now: number
+}
+
+/** A count change of the rollup: +n / -n files (and bytes) in one (queue, state) cell. */
+export type CountDeltas = Map<string, { row: ChangedRow; state: string; n: number; bytes: number }>
+
+export function addDelta(deltas: CountDeltas, row: ChangedRow, state: string, sign: 1 | -1): void {
+  const key = `${row.source}\0${row.destination}\0${row.user}\0${row.grp}\0${row.role}\0${state}`
+  const d = deltas.get(key) ?? { row, state, n: 0, bytes: 0 }
+  d.n += sign
+  d.bytes += sign * Number(row.size)
+  deltas.set(key, d)
+}
+
+/** Applies rollup changes in key order (so concurrent agents lock rows in the same order). */
+export async function applyCountDeltas(trx: Trx, deltas: CountDeltas): Promise<void> {
+  const values = [...deltas.entries()]
+    .filter(([, d]) => d.n !== 0)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([, d]) => ({
+      user: d.row.user,
+      grp: d.row.grp,
+      role: d.row.role,
+      source: d.row.source,
+      destination: d.row.destination,
+      state: d.state,
+      n: d.n,
+      bytes: d.bytes,
+    }))
+  for (const part of chunk(values, 500)) {
+    await trx
+      .insertInto('transfer_counts')
+      .values(part)
+      .onConflict((oc) =>
+        oc.columns(['source', 'destination', 'user', 'grp', 'role', 'state']).doUpdateSet((eb) => ({
+          n: eb('transfer_counts.n', '+', eb.ref('excluded.n')),
+          bytes: eb('transfer_counts.bytes', '+', eb.ref('excluded.bytes')),
+        })),
+      )
+      .execute()
+  }
+}
+
+export interface HistoryRow {
+  transfer: ChangedRow
+  from: TransferState | null
+  to: TransferState
+  reason: string
+  engineJobId?: string | null
+}
+
+/** Writes history rows (one per file and transition). */
+export async function insertHistory(trx: Trx, rows: readonly HistoryRow[], actor: string, now: number) {
+  for (const part of chunk(rows, 500)) {
+    await trx
+      .insertInto('events')
+      .values(
+        part.map((h) => ({
+          at: now,
+          transfer_id: h.transfer.id,
+          user: h.transfer.user,
+          task: h.transfer.task,
+          from_state: h.from,
+          to_state: h.to,
+          reason: h.reason,
+          attempt: Number(h.transfer.attempt),
+          engine_job_id: h.engineJobId === undefined ? h.transfer.engine_job_id : h.engineJobId,
+          actor,
+        })),
+      )
+      .execute()
+  }
+}
+
+/**
+ * The one way a record changes state (invariant 1): an update guarded by the expected current state,
+ * with its history rows and rollup changes, inside the caller's transaction. Returns the rows changed;
+ * ids missing from the result were taken by someone else.
+ */
+export async function transition(
+  trx: Trx,
+  spec: TransitionSpec,
+  deltas?: CountDeltas,
+): Promise<ChangedRow[]> {
+  if (!canApply(spec.event, spec.from)) {
+    throw new Error(`transition ${spec.event} cannot start from ${spec.from}`)
+  }
+  const to = TRANSITIONS[spec.event].to as TransferState
+  const changed: ChangedRow[] = []
+  for (const ids of chunk(spec.ids, 500)) {
+    let q = trx
+      .updateTable('transfers')
+      .set((eb) => ({
+        ...(typeof spec.set === 'function' ? spec.set(eb) : spec.set),
+        state: to,
+        updated_at: spec.now,
+      }))
+      .where('id', 'in', ids)
+      .where('state', '=', spec.from)
+    if (spec.engineJobId !== undefined) q = q.where('engine_job_id', '=', spec.engineJobId)
+    const rows = await q.returning(RETURNED).execute()
+    changed.push(...(rows as ChangedRow[]))
+  }
+  if (changed.length === 0) return changed
+  await insertHistory(
+    trx,
+    changed.map((transfer) => ({ transfer, from: spec.from, to, reason: spec.reason })),
+    spec.actor,
+    spec.now,
+  )
+  if (spec.from !== to) {
+    const own = deltas ?? new Map()
+    for (const row of changed) {
+      addDelta(own, row, spec.from, -1)
+      addDelta(own, row, to, 1)
+    }
+    if (!deltas) await applyCountDeltas(trx, own)
+  }
+  return changed
+}

@@ -1,0 +1,295 @@
+import type { FieldError } from '../domain/errors.js'
+import type { Classification, FailureClass } from '../domain/failures.js'
+import type { BackoffPolicy } from '../domain/retry-policy.js'
+import type { TransferState } from '../domain/states.js'
+import type { TransferRecord, TransferRequest } from '../domain/transfer.js'
+import type { FileOutcome } from '../engines/types.js'
+import type { DialectName } from './dialect.js'
+
+/** One validated request to store, with its derived id. */
+export interface InjectItem {
+  id: string
+  request: TransferRequest
+}
+
+export type InjectStatus = 'created' | 'unchanged' | 'superseded' | 'rejected'
+
+export interface InjectResult {
+  id: string | null
+  status: InjectStatus
+  error?: FieldError
+}
+
+export interface InjectOptions {
+  now: number
+  actor: string
+  maxAttempts: number
+}
+
+/** Files of one user (and group, role) waiting on one link. */
+export interface WaitingQueue {
+  source: string
+  destination: string
+  user: string
+  group: string | null
+  role: string | null
+  waiting: number
+}
+
+export interface ClaimSpec {
+  source: string
+  destination: string
+  user: string
+  group: string | null
+  role: string | null
+  /** files wanted */
+  limit: number
+  /** the link's limit: the claim never lets in-flight files exceed it */
+  maxActive: number
+  maxFilesPerJob: number
+  engine: string
+  agentId: string
+  now: number
+  /** engine job id for a batch's submission id (precomputed context, so it is synchronous) */
+  jobIdFor(sid: string): string
+}
+
+export interface ClaimedJob {
+  jobId: string
+  transfers: TransferRecord[]
+}
+
+export interface EngineJobRow {
+  jobId: string
+  engine: string
+  agentId: string | null
+  user: string
+  group: string | null
+  role: string | null
+  source: string
+  destination: string
+  state: 'SUBMITTING' | 'SUBMITTED' | 'FINISHED' | 'LOST'
+  files: number
+  createdAt: number
+  submittedAt: number | null
+  lastPolledAt: number
+  lastProgressAt: number
+  cancelRequestedAt: number | null
+  cancelSentAt: number | null
+}
+
+/** Clean-up policy the store applies when a record ends (from `cleanup:` in aso.yaml). */
+export interface StorePolicy {
+  deleteSourceOnDone: boolean
+  /** FAILED and KILLED sources are kept this long for a retry before the cleaner deletes them */
+  tempRetention: number
+}
+
+export interface OutcomePolicy {
+  now: number
+  backoff: BackoffPolicy
+  quotaRecheck: number
+  maxHold: number
+  actor: string
+  /** classifier: reason (+ engine verdict) → class and retry flag */
+  classify(reason: string, recoverable?: boolean): Classification
+}
+
+export interface OutcomeSummary {
+  applied: number
+  /** outcomes for records that had already moved on (late, duplicate or stale) */
+  ignored: number
+  byState: Partial<Record<TransferState, number>>
+  /** terminal transitions, for notifications */
+  terminal: { id: string; state: TransferState }[]
+}
+
+export interface Selector {
+  ids?: readonly string[]
+  task?: string
+  /** restrict to one owner (users act only on their own files) */
+  user?: string
+}
+
+export interface CountRow {
+  source: string
+  destination: string
+  user: string
+  state: TransferState
+  n: number
+  bytes: number
+}
+
+export interface HistoryEvent {
+  id: number
+  at: number
+  transferId: string
+  user: string
+  task: string
+  from: TransferState | null
+  to: TransferState
+  reason: string
+  attempt: number
+  engineJobId: string | null
+  actor: string
+}
+
+export interface ListFilter {
+  user?: string
+  task?: string
+  state?: TransferState
+  source?: string
+  destination?: string
+  failureClass?: string
+  updatedSince?: number
+  /** opaque cursor returned by the previous page */
+  cursor?: string
+  limit: number
+}
+
+export interface Hold {
+  id: number
+  user: string
+  site: string
+  class: string
+  reason: string
+  since: number
+  until: number
+}
+
+export interface LinkSetting {
+  link: string
+  maxActive: number | null
+  paused: boolean
+}
+
+export interface AgentRow {
+  id: string
+  host: string
+  pid: number
+  startedAt: number
+  heartbeatAt: number
+  loops: Record<string, number>
+  stoppedAt: number | null
+}
+
+export interface CleanupItem {
+  id: string
+  user: string
+  source: string
+  sourceLfn: string
+  state: TransferState
+}
+
+/** The only door to persisted state. Every method is one transaction. */
+export interface Store {
+  readonly dialect: DialectName
+  migrate(): Promise<void>
+  close(): Promise<void>
+  ping(): Promise<void>
+
+  // injection
+  inject(items: readonly InjectItem[], opts: InjectOptions): Promise<InjectResult[]>
+
+  // submitter
+  waitingQueues(): Promise<WaitingQueue[]>
+  inFlightByLink(): Promise<Map<string, number>>
+  claimForSubmission(spec: ClaimSpec): Promise<ClaimedJob[]>
+  /** SUBMITTING → SUBMITTED; returns ids that were killed meanwhile (KILLING), to cancel at the engine */
+  markSubmitted(jobId: string, now: number, actor: string): Promise<{ submitted: number; killing: string[] }>
+  /** SUBMITTING → NEW without charging an attempt (5xx, timeout) */
+  deferSubmission(jobId: string, reason: string, now: number, actor: string): Promise<number>
+  /** SUBMITTING → FAILED with a class (refused for good, no PFN) */
+  rejectSubmission(
+    jobId: string,
+    failures: { id: string; class: FailureClass; reason: string }[],
+    now: number,
+    actor: string,
+  ): Promise<number>
+
+  // poller / receiver
+  openEngineJobs(opts: {
+    engine: string
+    agentId?: string
+    states: ('SUBMITTING' | 'SUBMITTED')[]
+    polledBefore?: number
+    limit: number
+  }): Promise<EngineJobRow[]>
+  engineJobMembers(jobId: string): Promise<TransferRecord[]>
+  touchEngineJobs(jobIds: readonly string[], now: number, progress: readonly string[]): Promise<void>
+  recordOutcomes(outcomes: readonly FileOutcome[], policy: OutcomePolicy): Promise<OutcomeSummary>
+  /** An engine job the engine no longer knows: its files go back to NEW, no attempt charged. */
+  requeueLostJob(jobId: string, reason: string, now: number, actor: string): Promise<number>
+  /** Moves a dead agent's open engine jobs to `agentId`; returns the job ids taken over. */
+  takeOverJobs(deadAgentIds: readonly string[], agentId: string, now: number): Promise<string[]>
+
+  // retrier
+  promoteDueRetries(now: number, limit: number, actor: string): Promise<number>
+
+  // kill / retry
+  kill(
+    sel: Selector,
+    reason: string,
+    now: number,
+    actor: string,
+  ): Promise<{ killed: number; killing: number }>
+  retry(sel: Selector, now: number, actor: string): Promise<{ retried: number; refused: number }>
+  /** engine jobs with files to cancel (KILLING and the cancel not yet sent) */
+  pendingCancels(
+    limit: number,
+  ): Promise<{ jobId: string; engine: string; agentId: string | null; ids: string[] }[]>
+  markCancelSent(jobId: string, now: number): Promise<void>
+  /** KILLING → KILLED for files whose engine attempt is gone (engine confirmed, or the job is unknown) */
+  confirmKilled(ids: readonly string[], reason: string, now: number, actor: string): Promise<number>
+
+  // cleaner
+  dueCleanups(now: number, limit: number): Promise<CleanupItem[]>
+  recordCleanup(
+    results: readonly { id: string; outcome: 'DONE' | 'FAILED' | 'SKIPPED'; reason: string }[],
+    now: number,
+    actor: string,
+  ): Promise<void>
+
+  // holds
+  activeHolds(now: number): Promise<Hold[]>
+  addHold(hold: Omit<Hold, 'id'>, actor: string): Promise<void>
+  releaseHolds(
+    sel: { user: string; site?: string; class?: string },
+    now: number,
+    actor: string,
+  ): Promise<number>
+
+  // operator settings
+  linkSettings(): Promise<LinkSetting[]>
+  setLinkSetting(
+    link: string,
+    change: { maxActive?: number | null; paused?: boolean },
+    actor: string,
+    now: number,
+  ): Promise<void>
+  userWeights(): Promise<Map<string, number>>
+  setUserWeight(user: string, weight: number, actor: string, now: number): Promise<void>
+
+  // agents
+  heartbeat(agent: Omit<AgentRow, 'stoppedAt'>): Promise<void>
+  stopAgent(id: string, now: number): Promise<void>
+  agents(): Promise<AgentRow[]>
+
+  // reads
+  get(id: string): Promise<TransferRecord | undefined>
+  getMany(ids: readonly string[]): Promise<TransferRecord[]>
+  history(id: string): Promise<HistoryEvent[]>
+  eventsSince(
+    afterId: number,
+    filter: { user?: string; task?: string },
+    limit: number,
+  ): Promise<HistoryEvent[]>
+  list(filter: ListFilter): Promise<{ items: TransferRecord[]; next: string | null }>
+  counts(filter?: { user?: string }): Promise<CountRow[]>
+  taskCounts(
+    task: string,
+    user?: string,
+  ): Promise<{ state: TransferState; failureClass: string | null; n: number; bytes: number }[]>
+  /** files of the same queue ahead of this one (higher priority, or older) */
+  queuePosition(record: TransferRecord): Promise<number>
+}

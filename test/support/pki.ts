@@ -1,0 +1,306 @@
+/**
+ * A throw-away grid PKI made with openssl at test time (nothing of it is committed): a CA, a host
+ * certificate for localhost, user certificates and RFC 3820 proxies, as in storage-lab.md §4.
+ * Certificates are signed with `openssl ca` so that validity dates can be set freely (OpenSSL 3.0's
+ * `x509 -req` has no -not_before/-not_after): expired certificates are real ones whose notAfter is past.
+ * Keys are RSA 2048 (about 50 ms each with openssl).
+ */
+import { execFile } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+
+const execFileAsync = promisify(execFile)
+
+export interface UserCert {
+  certPem: string
+  keyPem: string
+  certPath: string
+  keyPath: string
+  /** slash DN, e.g. /DC=ch/DC=cern/OU=Users/CN=alice */
+  dn: string
+}
+
+export interface ProxyCert {
+  /** the x509up file: proxy certificate, proxy key, user certificate; mode 600 */
+  path: string
+  certPem: string
+  keyPem: string
+  /** proxy certificate then user certificate (no key): what a TLS client presents */
+  chainPem: string
+  /** the proxy's own DN: user DN + /CN=<serial> (or /CN=proxy for a legacy proxy) */
+  dn: string
+  /** the proxy certificate alone, in a file */
+  certPath: string
+  keyPath: string
+}
+
+export interface TestCa {
+  dn: string
+  certPem: string
+  certPath: string
+  keyPath: string
+}
+
+export interface ForeignCa extends TestCa {
+  /** a user certificate this CA issued */
+  user: UserCert
+}
+
+export interface TestPki {
+  dir: string
+  ca: TestCa
+  /** X509_CERT_DIR style directory holding <subject_hash>.0 of the CA */
+  caDir: string
+  /** localhost: SAN DNS:localhost, IP:127.0.0.1, IP:::1; serverAuth + clientAuth */
+  host: UserCert
+  userCert(name: string, opts?: { days?: number; expired?: boolean }): Promise<UserCert>
+  proxy(
+    user: UserCert,
+    opts?: {
+      hours?: number
+      expired?: boolean
+      /** a Globus legacy proxy: subject .../CN=proxy, no proxyCertInfo */
+      legacy?: boolean
+      /** extra lines for the proxy's openssl extension file, e.g. `1.2.3.4=DER:0500` */
+      extensions?: string[]
+    },
+  ): Promise<ProxyCert>
+  /** a second, unrelated CA (not in caDir) with its own user certificate; `sameDn` gives it the real CA's DN */
+  foreignCa(opts?: { sameDn?: boolean }): Promise<ForeignCa>
+}
+
+const CA_DN = '/DC=ch/DC=cern/CN=ASO Test CA'
+const HOUR = 3600_000
+const DAY = 24 * HOUR
+
+const CA_EXT = [
+  'basicConstraints=critical,CA:true',
+  'keyUsage=critical,keyCertSign,cRLSign',
+  'subjectKeyIdentifier=hash',
+]
+const HOST_EXT = [
+  'basicConstraints=critical,CA:false',
+  'keyUsage=critical,digitalSignature,keyEncipherment',
+  'extendedKeyUsage=serverAuth,clientAuth',
+  'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1',
+  'authorityKeyIdentifier=keyid',
+]
+const USER_EXT = [
+  'basicConstraints=critical,CA:false',
+  'keyUsage=critical,digitalSignature,keyEncipherment',
+  'extendedKeyUsage=clientAuth',
+  'authorityKeyIdentifier=keyid',
+]
+const PROXY_EXT = [
+  'basicConstraints=critical,CA:false',
+  'keyUsage=critical,digitalSignature,keyEncipherment',
+  'proxyCertInfo=critical,language:id-ppl-inheritAll',
+]
+const LEGACY_PROXY_EXT = [
+  'basicConstraints=critical,CA:false',
+  'keyUsage=critical,digitalSignature,keyEncipherment',
+]
+
+export async function openssl(args: string[], cwd?: string): Promise<string> {
+  try {
+    const { stdout } = await execFileAsync('openssl', args, { cwd, maxBuffer: 4 * 1024 * 1024 })
+    return stdout
+  } catch (err) {
+    const stderr = (err as { stderr?: string }).stderr ?? ''
+    throw new Error(`openssl ${args.join(' ')} failed: ${stderr.trim() || String(err)}`)
+  }
+}
+
+/** `20240501120000Z`, the form `openssl ca -startdate/-enddate` takes. */
+function caDate(date: Date): string {
+  return `${date.toISOString().slice(0, 19).replace(/[-:T]/g, '')}Z`
+}
+
+/** Creates the CA, the host certificate and the CA directory under `dir` (created if needed). */
+export async function makeTestPki(dir: string): Promise<TestPki> {
+  await mkdir(join(dir, 'db'), { recursive: true })
+  await writeFile(join(dir, 'db', 'index.txt'), '')
+  const caConfig = join(dir, 'ca.cnf')
+  await writeFile(
+    caConfig,
+    [
+      '[ca]',
+      'default_ca = test',
+      '[test]',
+      `database = ${join(dir, 'db', 'index.txt')}`,
+      `new_certs_dir = ${join(dir, 'db')}`,
+      `serial = ${join(dir, 'db', 'serial')}`,
+      'default_md = sha256',
+      'policy = any',
+      'unique_subject = no',
+      'email_in_dn = no',
+      '[any]',
+      '',
+    ].join('\n'),
+  )
+  let counter = 0
+  const next = (stem: string) => join(dir, `${stem}-${++counter}`)
+
+  async function newKeyAndCsr(base: string, subject: string): Promise<{ keyPath: string; csrPath: string }> {
+    const keyPath = `${base}.key.pem`
+    const csrPath = `${base}.csr`
+    await openssl([
+      'req',
+      '-new',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      keyPath,
+      '-out',
+      csrPath,
+      '-subj',
+      subject,
+    ])
+    return { keyPath, csrPath }
+  }
+
+  // `openssl ca` shares one serial file and index: signings run one at a time, even if callers overlap.
+  let signing: Promise<unknown> = Promise.resolve()
+  function signCsr(o: Parameters<typeof signCsrNow>[0]): Promise<string> {
+    const result = signing.then(() => signCsrNow(o))
+    signing = result.catch(() => undefined) // the caller sees the error; the queue goes on
+    return result
+  }
+
+  /** Signs a CSR with `openssl ca`: any issuer (a CA, or a user certificate for proxies), any dates. */
+  async function signCsrNow(o: {
+    csrPath: string
+    certPath: string
+    issuerCert: string
+    issuerKey: string
+    ext: string[]
+    notBefore: Date
+    notAfter: Date
+    serial: bigint
+  }): Promise<string> {
+    const extPath = `${o.certPath}.ext`
+    await writeFile(extPath, `${o.ext.join('\n')}\n`)
+    let hex = o.serial.toString(16)
+    if (hex.length % 2) hex = `0${hex}`
+    await writeFile(join(dir, 'db', 'serial'), `${hex}\n`)
+    await openssl([
+      'ca',
+      '-batch',
+      '-config',
+      caConfig,
+      '-cert',
+      o.issuerCert,
+      '-keyfile',
+      o.issuerKey,
+      '-in',
+      o.csrPath,
+      '-out',
+      o.certPath,
+      '-notext',
+      '-preserveDN',
+      '-startdate',
+      caDate(o.notBefore),
+      '-enddate',
+      caDate(o.notAfter),
+      '-extfile',
+      extPath,
+    ])
+    return readFile(o.certPath, 'utf8')
+  }
+
+  const randomSerial = () => BigInt(`0x${randomBytes(8).toString('hex')}`) & 0x7fffffffffffffffn || 1n
+
+  async function makeCa(stem: string, dn: string): Promise<TestCa> {
+    const base = next(stem)
+    const certPath = `${base}.pem`
+    const keyPath = `${base}.key.pem`
+    await openssl([
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-sha256',
+      '-days',
+      '3650',
+      '-keyout',
+      keyPath,
+      '-out',
+      certPath,
+      '-subj',
+      dn,
+      ...CA_EXT.flatMap((e) => ['-addext', e]),
+    ])
+    return { dn, certPem: await readFile(certPath, 'utf8'), certPath, keyPath }
+  }
+
+  async function issue(
+    ca: TestCa,
+    stem: string,
+    dn: string,
+    ext: string[],
+    opts: { days?: number; expired?: boolean } = {},
+  ): Promise<UserCert> {
+    const base = next(stem)
+    const { keyPath, csrPath } = await newKeyAndCsr(base, dn)
+    const now = Date.now()
+    const certPath = `${base}.pem`
+    const certPem = await signCsr({
+      csrPath,
+      certPath,
+      issuerCert: ca.certPath,
+      issuerKey: ca.keyPath,
+      ext,
+      notBefore: new Date(opts.expired ? now - 30 * DAY : now - HOUR),
+      notAfter: new Date(opts.expired ? now - DAY : now + (opts.days ?? 365) * DAY),
+      serial: randomSerial(),
+    })
+    return { certPem, keyPem: await readFile(keyPath, 'utf8'), certPath, keyPath, dn }
+  }
+
+  const ca = await makeCa('ca', CA_DN)
+  const caDir = join(dir, 'certificates')
+  await mkdir(caDir, { recursive: true })
+  const hash = (await openssl(['x509', '-in', ca.certPath, '-noout', '-subject_hash'])).trim()
+  await writeFile(join(caDir, `${hash}.0`), ca.certPem)
+  const host = await issue(ca, 'host', '/DC=ch/DC=cern/OU=computers/CN=localhost', HOST_EXT)
+
+  return {
+    dir,
+    ca,
+    caDir,
+    host,
+    userCert: (name, opts) => issue(ca, `user-${name}`, `/DC=ch/DC=cern/OU=Users/CN=${name}`, USER_EXT, opts),
+    async proxy(user, opts = {}) {
+      const serial = BigInt(randomBytes(4).readUInt32BE() & 0x7fffffff) || 1n
+      const dn = `${user.dn}/CN=${opts.legacy ? 'proxy' : serial.toString()}`
+      const base = next('proxy')
+      const { keyPath, csrPath } = await newKeyAndCsr(base, dn)
+      const now = Date.now()
+      const certPath = `${base}.pem`
+      const certPem = await signCsr({
+        csrPath,
+        certPath,
+        issuerCert: user.certPath,
+        issuerKey: user.keyPath,
+        ext: [...(opts.legacy ? LEGACY_PROXY_EXT : PROXY_EXT), ...(opts.extensions ?? [])],
+        notBefore: new Date(opts.expired ? now - 2 * DAY : now - 5 * 60_000),
+        notAfter: new Date(opts.expired ? now - DAY : now + (opts.hours ?? 12) * HOUR),
+        serial,
+      })
+      const keyPem = await readFile(keyPath, 'utf8')
+      const path = `${base}.x509up`
+      await writeFile(path, certPem + keyPem + user.certPem, { mode: 0o600 })
+      await chmod(path, 0o600)
+      return { path, certPem, keyPem, chainPem: certPem + user.certPem, dn, certPath, keyPath }
+    },
+    async foreignCa(opts = {}) {
+      const other = await makeCa('foreign-ca', opts.sameDn ? CA_DN : '/DC=org/DC=example/CN=Foreign Test CA')
+      const user = await issue(other, 'foreign-user', '/DC=org/DC=example/OU=Users/CN=mallory', USER_EXT)
+      return { ...other, user }
+    },
+  }
+}
