@@ -29,8 +29,9 @@ export function applyEnvOverrides(
   const out = structuredClone(raw)
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith('ASO_') || value === undefined) continue
-    if (['ASO_CONFIG', 'ASO_SOAK', 'ASO_DEBUG'].includes(name)) continue
     const keys = envPath(name)
+    // only variables naming a config section or key: ASO_CONFIG, ASO_USER and the like are not overrides
+    if (!(keys[0]! in configSchema.shape)) continue
     let node: Record<string, unknown> = out
     for (const key of keys.slice(0, -1)) {
       const next = node[key]
@@ -53,6 +54,8 @@ function formatIssue(issue: z.core.$ZodIssue, file: string): string {
   let message = issue.message
   if (issue.code === 'unrecognized_keys')
     message = `unknown key(s) ${issue.keys.join(', ')}; check the spelling`
+  if (issue.code === 'invalid_key')
+    message = `key is not valid: ${issue.issues.map((i) => i.message).join('; ')}`
   return `${file}: ${where}: ${message}`
 }
 

@@ -14,13 +14,17 @@ export interface QueueDemand {
 /** Round-robin state of one link, kept by the submitter between cycles so fairness holds over time. */
 export interface FairShareState {
   deficits: Map<string, number>
-  /** the queue key that starts the next round */
+  /** the queue key that starts the next cycle */
   next: string | null
+  /** whether that queue already received this round's credit (it was cut short by the capacity) */
+  granted: boolean
 }
 
 export function newFairShareState(): FairShareState {
-  return { deficits: new Map(), next: null }
+  return { deficits: new Map(), next: null, granted: false }
 }
+
+const EPS = 1e-9
 
 /**
  * Shares `capacity` files between `demands`; returns files per queue key.
@@ -43,25 +47,34 @@ export function allocateFairShare(
 
   const queuesPerUser = new Map<string, number>()
   for (const d of active) queuesPerUser.set(d.user, (queuesPerUser.get(d.user) ?? 0) + 1)
-  const weight = (d: QueueDemand) => Math.max(1e-6, weightOf(d.user)) / queuesPerUser.get(d.user)!
+  const weight = (d: QueueDemand) => Math.max(0.01, weightOf(d.user)) / queuesPerUser.get(d.user)!
 
-  // start the round where the last cycle stopped
-  let start = state.next === null ? 0 : active.findIndex((d) => d.key >= state.next!)
-  if (start < 0) start = 0
+  // resume where the last cycle stopped: the same queue if it still had credit, else the one after it
+  let start = active.findIndex((d) => d.key === state.next)
+  let resume = start >= 0 && state.granted
+  if (start < 0) {
+    start =
+      state.next === null
+        ? 0
+        : Math.max(
+            0,
+            active.findIndex((d) => d.key > state.next!),
+          )
+    resume = false
+  }
   const order = [...active.slice(start), ...active.slice(0, start)]
   const remaining = new Map(order.map((d) => [d.key, d.waiting]))
   let left = capacity
 
-  while (left > 0) {
+  for (;;) {
     const live = order.filter((d) => remaining.get(d.key)! > 0)
     if (live.length === 0) break
-    // skip empty rounds at once when every weight is small
-    const need = Math.min(...live.map((d) => Math.max(0, 1 - (state.deficits.get(d.key) ?? 0)) / weight(d)))
-    const rounds = Math.max(1, Math.ceil(need - 1e-9))
-    for (let i = 0; i < live.length && left > 0; i++) {
+    for (let i = 0; i < live.length; i++) {
       const d = live[i]!
-      let credit = (state.deficits.get(d.key) ?? 0) + weight(d) * rounds
-      const take = Math.min(Math.floor(credit + 1e-9), remaining.get(d.key)!, left)
+      let credit = state.deficits.get(d.key) ?? 0
+      if (!resume) credit += weight(d)
+      resume = false
+      const take = Math.min(Math.floor(credit + EPS), remaining.get(d.key)!, left)
       if (take > 0) {
         result.set(d.key, (result.get(d.key) ?? 0) + take)
         remaining.set(d.key, remaining.get(d.key)! - take)
@@ -69,8 +82,15 @@ export function allocateFairShare(
         credit -= take
       }
       state.deficits.set(d.key, remaining.get(d.key)! > 0 ? credit : 0)
-      if (left === 0) state.next = live[(i + 1) % live.length]!.key
+      if (left === 0) {
+        const stillOwed = remaining.get(d.key)! > 0 && credit >= 1 - EPS
+        state.next = stillOwed ? d.key : live[(i + 1) % live.length]!.key
+        state.granted = stillOwed
+        return result
+      }
     }
   }
+  state.next = null
+  state.granted = false
   return result
 }

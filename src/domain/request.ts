@@ -13,9 +13,19 @@ const TASK = /^[A-Za-z0-9._:-]{1,256}$/
 const SITE = /^[A-Za-z0-9_-]{1,64}$/
 const DATASET = /^\/[A-Za-z0-9._-]+\/[A-Za-z0-9._-]+\/[A-Z0-9-]+$/
 
-const lfnField = z.string({ error: 'must be a string LFN such as /store/user/alice/file.root' })
+/** A type error that says "is required" when the field is missing and what it must be otherwise. */
+function typeError(required: string, wrongType: string) {
+  return (issue: { input?: unknown }) => (issue.input === undefined ? `is required: ${required}` : wrongType)
+}
+
+const lfnField = z.string({
+  error: typeError(
+    'an LFN such as /store/user/alice/file.root',
+    'must be a string LFN such as /store/user/alice/file.root',
+  ),
+})
 const siteField = z
-  .string({ error: 'must be a site name such as T2_IT_Bari' })
+  .string({ error: typeError('a site name such as T2_IT_Bari', 'must be a site name such as T2_IT_Bari') })
   .regex(SITE, 'must be a site name of letters, digits, _ and - (e.g. T2_IT_Bari)')
 
 /** The shape of one inject request as it arrives (JSON), before the checks that need context. */
@@ -45,17 +55,24 @@ export const injectRequestSchema = z.strictObject({
   destination: siteField,
   destinationLfn: lfnField,
   size: z
-    .number({ error: 'is required: the file size in bytes the job measured' })
+    .number({ error: typeError('the file size in bytes the job measured', 'must be a number of bytes') })
     .int('must be a whole number of bytes')
     .nonnegative('must be >= 0')
     .max(Number.MAX_SAFE_INTEGER),
   checksums: z.object(
     {
       adler32: z
-        .string({ error: 'is required: the adler32 the job computed, 8 hex digits' })
+        .string({
+          error: typeError('the adler32 the job computed, 8 hex digits', 'must be a string of 8 hex digits'),
+        })
         .regex(/^[0-9a-fA-F]{1,8}$/, 'must be 1-8 hexadecimal digits'),
     },
-    { error: 'is required: an object {"adler32": "<8 hex digits>"}' },
+    {
+      error: typeError(
+        'an object {"adler32": "<8 hex digits>"}',
+        'must be an object {"adler32": "<8 hex digits>"}',
+      ),
+    },
   ),
   priority: z
     .number()
@@ -99,12 +116,9 @@ function describeIssue(issue: z.core.$ZodIssue): FieldError[] {
     }))
   }
   const field = issue.path.join('.') || '(request)'
-  let message = issue.message
-  if (issue.code === 'invalid_type' && issue.input === undefined) {
-    message = message.startsWith('is required') ? message : 'is required'
-  } else if (message.startsWith('Invalid input')) {
-    message = `has the wrong type: ${message.replace('Invalid input: ', '')}`
-  }
+  const message = issue.message.startsWith('Invalid input')
+    ? `has the wrong type: ${issue.message.replace('Invalid input: ', '')}`
+    : issue.message
   return [{ field, message }]
 }
 

@@ -4,7 +4,7 @@ import { chunk, type Trx } from './dialect.js'
 import type { Database } from './schema.js'
 
 /** The columns every transition returns: enough for history rows and the counts rollup. */
-const RETURNED = [
+export const RETURNED_COLUMNS = [
   'id',
   'user',
   'grp',
@@ -142,7 +142,7 @@ export async function transition(
       .where('id', 'in', ids)
       .where('state', '=', spec.from)
     if (spec.engineJobId !== undefined) q = q.where('engine_job_id', '=', spec.engineJobId)
-    const rows = await q.returning(RETURNED).execute()
+    const rows = await q.returning(RETURNED_COLUMNS).execute()
     changed.push(...(rows as ChangedRow[]))
   }
   if (changed.length === 0) return changed

@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs'
 import { createInterface } from 'node:readline'
-import { AsoError } from '../../domain/errors.js'
+import { AsoError, type FieldError } from '../../domain/errors.js'
 import { MAX_BATCH, validateRequest } from '../../domain/request.js'
 import type { InjectItem, InjectResult } from '../../store/types.js'
 import { type GlobalOptions, localIdentity, openApp, requestContext } from '../app.js'
@@ -8,6 +8,8 @@ import { CliExit, EXIT } from '../exit.js'
 
 interface LineResult extends InjectResult {
   line: number
+  /** every problem of a rejected line (`error` is the first) */
+  errors?: FieldError[]
 }
 
 async function* lines(source: string): AsyncGenerator<string> {
@@ -46,23 +48,13 @@ export async function injectCommand(source: string, opts: GlobalOptions & { json
       try {
         raw = JSON.parse(text)
       } catch (e) {
-        results.push({
-          line: n,
-          id: null,
-          status: 'rejected',
-          error: { field: '(line)', message: `not valid JSON: ${(e as Error).message}` },
-        })
+        const error = { field: '(line)', message: `not valid JSON: ${(e as Error).message}` }
+        results.push({ line: n, id: null, status: 'rejected', error, errors: [error] })
         continue
       }
       const v = validateRequest(raw, ctx)
       if (!v.ok) {
-        for (const error of v.errors.slice(0, 1))
-          results.push({
-            line: n,
-            id: v.id,
-            status: 'rejected',
-            error: { ...error, message: v.errors.map((x) => `${x.field}: ${x.message}`).join('; ') },
-          })
+        results.push({ line: n, id: v.id, status: 'rejected', error: v.errors[0]!, errors: v.errors })
         continue
       }
       batch.push({ id: v.id, request: v.request, line: n })
@@ -72,11 +64,10 @@ export async function injectCommand(source: string, opts: GlobalOptions & { json
     results.sort((a, b) => a.line - b.line)
     for (const r of results) {
       if (opts.json) process.stdout.write(`${JSON.stringify(r)}\n`)
-      else if (r.status === 'rejected')
-        process.stdout.write(
-          `line ${r.line}: rejected: ${r.error?.field}: ${r.error?.message.replace(/^[^:]+: /, '')}\n`,
-        )
-      else process.stdout.write(`line ${r.line}: ${r.status} ${r.id}\n`)
+      else if (r.status === 'rejected') {
+        const why = (r.errors ?? (r.error ? [r.error] : [])).map((e) => `${e.field}: ${e.message}`).join('; ')
+        process.stdout.write(`line ${r.line}: rejected: ${why}\n`)
+      } else process.stdout.write(`line ${r.line}: ${r.status} ${r.id}\n`)
     }
     const rejected = results.filter((r) => r.status === 'rejected').length
     if (!opts.json) {

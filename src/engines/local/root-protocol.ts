@@ -127,7 +127,14 @@ export async function rootRemove(url: string, opts: XrdfsOptions = {}): Promise<
 /** Creates a directory and its missing parents. */
 export async function rootMkdirs(dirUrl: string, opts: XrdfsOptions = {}): Promise<void> {
   const u = parseRootUrl(dirUrl, opts.scope)
-  await xrdfs(u.server, ['mkdir', '-p', u.path], opts)
+  try {
+    await xrdfs(u.server, ['mkdir', '-p', u.path], opts)
+  } catch (err) {
+    // XRootD 5.5 answers [3018] "file exists" when the directory exists with another mode than the one
+    // asked (0750), e.g. 0755 as a third-party copy creates it: a directory there is what we wanted
+    if (err instanceof StorageError && err.errno === 17 && (await rootStat(dirUrl, opts))?.isDirectory) return
+    throw err
+  }
 }
 
 export interface RootProtocolHandler extends ProtocolHandler {

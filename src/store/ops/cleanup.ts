@@ -1,6 +1,6 @@
 import type { TransferState } from '../../domain/states.js'
 import { chunk, type Trx } from '../dialect.js'
-import { insertHistory } from '../transition.js'
+import { insertHistory, RETURNED_COLUMNS } from '../transition.js'
 import type { CleanupItem } from '../types.js'
 
 /** Temporary sources whose deletion is due (DONE files at once, FAILED/KILLED after the retention). */
@@ -42,19 +42,7 @@ export async function recordCleanup(
         )
         .where('source_cleanup', '=', 'PENDING')
         .where('state', 'in', ['DONE', 'FAILED', 'KILLED'])
-        .returning([
-          'id',
-          'user',
-          'grp',
-          'role',
-          'task',
-          'source',
-          'destination',
-          'size',
-          'attempt',
-          'engine_job_id',
-          'state',
-        ])
+        .returning([...RETURNED_COLUMNS, 'state'])
         .execute()
       const reasons = new Map(part.map((p) => [p.id, p.reason]))
       await insertHistory(

@@ -1,5 +1,12 @@
-import type { Trx } from '../dialect.js'
-import { applyCountDeltas, type CountDeltas, transition } from '../transition.js'
+import type { TransferState } from '../../domain/states.js'
+import { chunk, type Trx } from '../dialect.js'
+import {
+  applyCountDeltas,
+  type CountDeltas,
+  insertHistory,
+  RETURNED_COLUMNS,
+  transition,
+} from '../transition.js'
 import { closeJob } from './submission.js'
 
 /** An engine job the engine does not know: its files go back to NEW without charging an attempt. */
@@ -43,7 +50,7 @@ export async function requeueLostJob(trx: Trx, jobId: string, reason: string, no
   return n
 }
 
-/** Moves a dead agent's open engine jobs (and their files) to `agentId`. */
+/** Moves a dead agent's open engine jobs (and their files) to `agentId`, with a history row per file. */
 export async function takeOverJobs(trx: Trx, deadAgentIds: readonly string[], agentId: string, now: number) {
   if (deadAgentIds.length === 0) return []
   const jobs = await trx
@@ -51,16 +58,28 @@ export async function takeOverJobs(trx: Trx, deadAgentIds: readonly string[], ag
     .set({ agent_id: agentId, last_progress_at: now })
     .where('agent_id', 'in', [...deadAgentIds])
     .where('state', 'in', ['SUBMITTING', 'SUBMITTED'])
-    .returning('job_id')
+    .returning(['job_id'])
     .execute()
   const ids = jobs.map((j) => j.job_id)
-  for (let i = 0; i < ids.length; i += 500) {
-    await trx
+  for (const part of chunk(ids, 500)) {
+    const moved = await trx
       .updateTable('transfers')
       .set({ agent_id: agentId })
-      .where('engine_job_id', 'in', ids.slice(i, i + 500))
+      .where('engine_job_id', 'in', part)
       .where('state', 'in', ['SUBMITTING', 'SUBMITTED', 'KILLING'])
+      .returning([...RETURNED_COLUMNS, 'state', 'agent_id'])
       .execute()
+    await insertHistory(
+      trx,
+      moved.map((m) => ({
+        transfer: m,
+        from: m.state as TransferState,
+        to: m.state as TransferState,
+        reason: `taken over by agent ${agentId}: the agent that held engine job ${m.engine_job_id} stopped`,
+      })),
+      agentId,
+      now,
+    )
   }
   return ids
 }
