@@ -10,6 +10,7 @@ import { EngineSubmitError, type TransferEngine } from '../engines/types.js'
 import type { ClaimedJob, Hold, WaitingQueue } from '../store/types.js'
 import type { AgentContext } from './context.js'
 import { buildEngineJob } from './job-builder.js'
+import { SubmittedMarker } from './submitted-marker.js'
 
 function queueKey(q: { user: string; group: string | null; role: string | null }): string {
   return `${q.user}\0${q.group ?? ''}\0${q.role ?? ''}`
@@ -29,8 +30,11 @@ export class Submitter {
   /** jobs whose submit call is in flight here (the reaper must not resubmit them) */
   readonly inFlight = new Set<string>()
   stopping = false
+  private readonly marker: SubmittedMarker
 
-  constructor(private readonly ctx: AgentContext) {}
+  constructor(private readonly ctx: AgentContext) {
+    this.marker = new SubmittedMarker(ctx.store, ctx.agentId, ctx.now)
+  }
 
   async run(): Promise<number> {
     if (this.stopping) return 0
@@ -127,7 +131,7 @@ export class Submitter {
         }
         return
       }
-      const { killing } = await store.markSubmitted(jobId, this.ctx.now(), agentId)
+      const killing = await this.marker.mark(jobId)
       // files killed while the submit call was in flight: the killer only sees submitted jobs
       if (killing.length) await engine.cancel(jobId, killing)
     } finally {

@@ -11,7 +11,7 @@ import { recordOutcomes } from './ops/outcomes.js'
 import * as reads from './ops/reads.js'
 import { promoteDueRetries, requeueLostJob, takeOverJobs } from './ops/recovery.js'
 import * as settings from './ops/settings.js'
-import { deferSubmission, markSubmitted, rejectSubmission } from './ops/submission.js'
+import { deferSubmission, markSubmitted, markSubmittedMany, rejectSubmission } from './ops/submission.js'
 import type { Database } from './schema.js'
 import type {
   AgentRow,
@@ -79,6 +79,10 @@ export class KyselyStore implements Store {
 
   markSubmitted(jobId: string, now: number, actor: string) {
     return this.tx((trx) => markSubmitted(trx, jobId, now, actor))
+  }
+
+  markSubmittedMany(jobIds: readonly string[], now: number, actor: string) {
+    return this.tx((trx) => markSubmittedMany(trx, jobIds, now, actor))
   }
 
   deferSubmission(jobId: string, reason: string, now: number, actor: string) {

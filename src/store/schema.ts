@@ -2,6 +2,8 @@
 import type { Generated } from 'kysely'
 
 export interface TransfersTable {
+  /** injection order; the physical key (see migrations) */
+  seq: Generated<number>
   id: string
   user: string
   /** '' when the request has no group (keeps keys and indexes free of NULL) */
@@ -70,6 +72,7 @@ export interface EngineJobsTable {
 export interface EventsTable {
   id: Generated<number>
   at: number
+  transfer_seq: number
   transfer_id: string
   user: string
   task: string

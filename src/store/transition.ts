@@ -1,10 +1,12 @@
 import type { ExpressionBuilder, UpdateObject } from 'kysely'
 import { canApply, TRANSITIONS, type TransferState, type TransitionName } from '../domain/states.js'
 import { chunk, type Trx } from './dialect.js'
+import type { TransferRow } from './rows.js'
 import type { Database } from './schema.js'
 
 /** The columns every transition returns: enough for history rows and the counts rollup. */
 export const RETURNED_COLUMNS = [
+  'seq',
   'id',
   'user',
   'grp',
@@ -18,6 +20,7 @@ export const RETURNED_COLUMNS = [
 ] as const
 
 export interface ChangedRow {
+  seq: number
   id: string
   user: string
   grp: string
@@ -101,6 +104,7 @@ export async function insertHistory(trx: Trx, rows: readonly HistoryRow[], actor
       .values(
         part.map((h) => ({
           at: now,
+          transfer_seq: Number(h.transfer.seq),
           transfer_id: h.transfer.id,
           user: h.transfer.user,
           task: h.transfer.task,
@@ -121,11 +125,19 @@ export async function insertHistory(trx: Trx, rows: readonly HistoryRow[], actor
  * with its history rows and rollup changes, inside the caller's transaction. Returns the rows changed;
  * ids missing from the result were taken by someone else.
  */
+export async function transition(trx: Trx, spec: TransitionSpec, deltas?: CountDeltas): Promise<ChangedRow[]>
+export async function transition(
+  trx: Trx,
+  spec: TransitionSpec,
+  deltas: CountDeltas | undefined,
+  full: 'full',
+): Promise<TransferRow[]>
 export async function transition(
   trx: Trx,
   spec: TransitionSpec,
   deltas?: CountDeltas,
-): Promise<ChangedRow[]> {
+  full?: 'full',
+): Promise<ChangedRow[] | TransferRow[]> {
   if (!canApply(spec.event, spec.from)) {
     throw new Error(`transition ${spec.event} cannot start from ${spec.from}`)
   }
@@ -142,7 +154,8 @@ export async function transition(
       .where('id', 'in', ids)
       .where('state', '=', spec.from)
     if (spec.engineJobId !== undefined) q = q.where('engine_job_id', '=', spec.engineJobId)
-    const rows = await q.returning(RETURNED_COLUMNS).execute()
+    // `full` returns whole rows for callers that need the records (saves a second read)
+    const rows = full ? await q.returningAll().execute() : await q.returning(RETURNED_COLUMNS).execute()
     changed.push(...(rows as ChangedRow[]))
   }
   if (changed.length === 0) return changed

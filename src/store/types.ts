@@ -197,6 +197,11 @@ export interface Store {
   claimForSubmission(spec: ClaimSpec): Promise<ClaimedJob[]>
   /** SUBMITTING → SUBMITTED; returns ids that were killed meanwhile (KILLING), to cancel at the engine */
   markSubmitted(jobId: string, now: number, actor: string): Promise<{ submitted: number; killing: string[] }>
+  markSubmittedMany(
+    jobIds: readonly string[],
+    now: number,
+    actor: string,
+  ): Promise<Map<string, { submitted: number; killing: string[] }>>
   /** SUBMITTING → NEW without charging an attempt (5xx, timeout) */
   deferSubmission(jobId: string, reason: string, now: number, actor: string): Promise<number>
   /** SUBMITTING → FAILED with a class (refused for good, no PFN) */

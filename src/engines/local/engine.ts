@@ -224,18 +224,21 @@ export class LocalEngine implements TransferEngine {
   /** Settles whether each destination may be written, runs the method, verifies what it reports. */
   private async runUnit(unit: Unit): Promise<void> {
     const ready: { run: FileRun; task: CopyTask }[] = []
-    for (const { run, task } of unit.tasks) {
-      if (run.outcome) continue
-      run.started = true
-      const signal = AbortSignal.any([run.controller.signal, AbortSignal.timeout(this.opts.copyTimeoutMs)])
-      signal.addEventListener('abort', () => {
-        if (!run.controller.signal.aborted) run.stopCause ??= 'timeout'
-      })
-      const full: CopyTask = { ...task, signal }
-      const verdict = await this.destinationVerdict(unit.job.job, full)
-      if (verdict === 'write') ready.push({ run, task: full })
-      else this.finish(unit.job, run, { ...verdict, method: unit.method.name })
-    }
+    // settle every destination of the unit at once: a batch must not trickle out one stat at a time
+    await Promise.all(
+      unit.tasks.map(async ({ run, task }) => {
+        if (run.outcome) return
+        run.started = true
+        const signal = AbortSignal.any([run.controller.signal, AbortSignal.timeout(this.opts.copyTimeoutMs)])
+        signal.addEventListener('abort', () => {
+          if (!run.controller.signal.aborted) run.stopCause ??= 'timeout'
+        })
+        const full: CopyTask = { ...task, signal }
+        const verdict = await this.destinationVerdict(unit.job.job, full)
+        if (verdict === 'write') ready.push({ run, task: full })
+        else this.finish(unit.job, run, { ...verdict, method: unit.method.name })
+      }),
+    )
     if (ready.length === 0) return
     const byTask = new Map(ready.map((r) => [r.task, r.run]))
     const reports: Promise<void>[] = []

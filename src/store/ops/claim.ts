@@ -77,6 +77,7 @@ export async function claimForSubmission(
         now: spec.now,
       },
       deltas,
+      'full',
     )
     if (changed.length === 0) continue
     await trx
@@ -101,16 +102,7 @@ export async function claimForSubmission(
         cancel_sent_at: null,
       })
       .execute()
-    const rows = await trx
-      .selectFrom('transfers')
-      .selectAll()
-      .where(
-        'id',
-        'in',
-        changed.map((c) => c.id),
-      )
-      .execute()
-    jobs.push({ jobId, transfers: rows.map(toRecord) })
+    jobs.push({ jobId, transfers: changed.map(toRecord) })
   }
   await applyCountDeltas(trx, deltas)
   return jobs

@@ -14,8 +14,9 @@ import {
 } from '../transition.js'
 import type { InjectItem, InjectOptions, InjectResult } from '../types.js'
 
-function changedRowOf(r: TransferRecord): ChangedRow {
+function changedRowOf(r: TransferRecord, seq: number): ChangedRow {
   return {
+    seq,
     id: r.id,
     user: r.user,
     grp: r.group ?? '',
@@ -37,12 +38,17 @@ export async function inject(
 ): Promise<InjectResult[]> {
   const { now, actor } = opts
   const current = new Map<string, TransferRecord>()
+  const seqs = new Map<string, number>()
   for (const ids of chunk([...new Set(items.map((i) => i.id))], 500)) {
     const rows = await trx.selectFrom('transfers').selectAll().where('id', 'in', ids).execute()
-    for (const r of rows) current.set(r.id, toRecord(r))
+    for (const r of rows) {
+      current.set(r.id, toRecord(r))
+      seqs.set(r.id, Number(r.seq))
+    }
   }
 
   const inserts = new Map<string, Insertable<TransfersTable>>()
+  const created: Omit<ChangedRow, 'seq'>[] = []
   const history: HistoryRow[] = []
   const deltas: CountDeltas = new Map()
   const results: InjectResult[] = []
@@ -86,7 +92,7 @@ export async function inject(
         block_name: null,
       }
       inserts.set(id, row)
-      const changed: ChangedRow = {
+      const changed: Omit<ChangedRow, 'seq'> = {
         id,
         user: request.user,
         grp: request.group ?? '',
@@ -98,8 +104,7 @@ export async function inject(
         attempt: 1,
         engine_job_id: null,
       }
-      history.push({ transfer: changed, from: null, to: 'NEW', reason: `injected by ${actor}` })
-      addDelta(deltas, changed, 'NEW', 1)
+      created.push(changed)
       results.push({ id, status: 'created' })
       continue
     }
@@ -109,7 +114,7 @@ export async function inject(
       continue
     }
     if (request.jobRetry > existing.jobRetry && request.user === existing.user) {
-      const next = await supersede(trx, existing, request, opts, history, deltas)
+      const next = await supersede(trx, existing, seqs.get(id)!, request, opts, history, deltas)
       current.set(id, next)
       results.push({ id, status: 'superseded' })
       continue
@@ -129,7 +134,14 @@ export async function inject(
   }
 
   for (const rows of chunk([...inserts.values()], 400)) {
-    await trx.insertInto('transfers').values(rows).execute()
+    for (const r of await trx.insertInto('transfers').values(rows).returning(['seq', 'id']).execute()) {
+      seqs.set(r.id, Number(r.seq))
+    }
+  }
+  for (const c of created) {
+    const row = { ...c, seq: seqs.get(c.id)! }
+    history.push({ transfer: row, from: null, to: 'NEW', reason: `injected by ${actor}` })
+    addDelta(deltas, row, 'NEW', 1)
   }
   await insertHistory(trx, history, actor, now)
   await applyCountDeltas(trx, deltas)
@@ -155,6 +167,7 @@ function conflict(id: string, diff: string[], against: string): InjectResult {
 async function supersede(
   trx: Trx,
   old: TransferRecord,
+  seq: number,
   request: InjectItem['request'],
   opts: InjectOptions,
   history: HistoryRow[],
@@ -198,7 +211,7 @@ async function supersede(
       .where('job_id', '=', old.engineJobId)
       .execute()
   }
-  const before = changedRowOf(old)
+  const before = changedRowOf(old, seq)
   const after: ChangedRow = {
     ...before,
     user: request.user,

@@ -1,3 +1,4 @@
+import { AsoError } from '../../domain/errors.js'
 import { IN_FLIGHT_STATES, type TransferState } from '../../domain/states.js'
 import type { TransferRecord } from '../../domain/transfer.js'
 import { linkKey } from '../../domain/transfer.js'
@@ -48,7 +49,12 @@ function toEvent(r: {
 }
 
 export async function history(db: Db, id: string): Promise<HistoryEvent[]> {
-  const rows = await db.selectFrom('events').selectAll().where('transfer_id', '=', id).orderBy('id').execute()
+  const rows = await db
+    .selectFrom('events')
+    .selectAll()
+    .where('transfer_seq', '=', (eb) => eb.selectFrom('transfers').select('seq').where('id', '=', id))
+    .orderBy('id')
+    .execute()
   return rows.map(toEvent)
 }
 
@@ -65,13 +71,18 @@ export async function eventsSince(
   return rows.map(toEvent)
 }
 
-/** Cursor = base64url of "updatedAt:id" of the last item. */
-function decodeCursor(cursor: string): { at: number; id: string } {
-  const [at, id] = Buffer.from(cursor, 'base64url').toString().split(':')
-  if (!at || !id || !Number.isFinite(Number(at))) throw new Error('invalid cursor')
-  return { at: Number(at), id }
+/** Cursor = base64url of the last item's position in injection order. */
+function decodeCursor(cursor: string): number {
+  const seq = Number(Buffer.from(cursor, 'base64url').toString())
+  if (!Number.isSafeInteger(seq) || seq < 0)
+    throw new AsoError(
+      'invalid-request',
+      'cursor is not valid: pass back the `next` value of the previous page',
+    )
+  return seq
 }
 
+/** Transfers in injection order, filtered; each page is a bounded index range scan. */
 export async function list(db: Db, f: ListFilter): Promise<{ items: TransferRecord[]; next: string | null }> {
   let q = db.selectFrom('transfers').selectAll()
   if (f.user) q = q.where('user', '=', f.user)
@@ -81,22 +92,15 @@ export async function list(db: Db, f: ListFilter): Promise<{ items: TransferReco
   if (f.destination) q = q.where('destination', '=', f.destination)
   if (f.failureClass) q = q.where('failure_class', '=', f.failureClass)
   if (f.updatedSince !== undefined) q = q.where('updated_at', '>=', f.updatedSince)
-  if (f.cursor) {
-    const c = decodeCursor(f.cursor)
-    q = q.where((eb) =>
-      eb.or([eb('updated_at', '>', c.at), eb.and([eb('updated_at', '=', c.at), eb('id', '>', c.id)])]),
-    )
-  }
+  if (f.cursor) q = q.where('seq', '>', decodeCursor(f.cursor))
   const rows = await q
-    .orderBy('updated_at')
-    .orderBy('id')
+    .orderBy('seq')
     .limit(f.limit + 1)
     .execute()
-  const items = rows.slice(0, f.limit).map(toRecord)
-  const last = items.at(-1)
-  const next =
-    rows.length > f.limit && last ? Buffer.from(`${last.updatedAt}:${last.id}`).toString('base64url') : null
-  return { items, next }
+  const page = rows.slice(0, f.limit)
+  const last = page.at(-1)
+  const next = rows.length > f.limit && last ? Buffer.from(String(last.seq)).toString('base64url') : null
+  return { items: page.map(toRecord), next }
 }
 
 export async function counts(db: Db, filter: { user?: string } = {}): Promise<CountRow[]> {

@@ -42,6 +42,13 @@ export async function markSubmitted(trx: Trx, jobId: string, now: number, actor:
   return { submitted, killing }
 }
 
+/** markSubmitted for several jobs in one transaction (the submitter's submits end in bursts). */
+export async function markSubmittedMany(trx: Trx, jobIds: readonly string[], now: number, actor: string) {
+  const out = new Map<string, { submitted: number; killing: string[] }>()
+  for (const jobId of jobIds) out.set(jobId, await markSubmitted(trx, jobId, now, actor))
+  return out
+}
+
 /** SUBMITTING → NEW without charging an attempt: the engine could not take the job now. */
 export async function deferSubmission(trx: Trx, jobId: string, reason: string, now: number, actor: string) {
   const ids = await membersIn(trx, jobId, 'SUBMITTING')

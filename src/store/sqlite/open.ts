@@ -24,6 +24,7 @@ export function openSqlite(file: string): Kysely<Schema> {
     db.pragma('journal_mode = WAL')
     db.pragma('busy_timeout = 5000')
     db.pragma('synchronous = NORMAL')
+    db.pragma('cache_size = -32768')
     db.pragma('foreign_keys = ON')
   } catch (e) {
     throw new AsoError('unavailable', `cannot open SQLite database ${file}: ${(e as Error).message}`)
