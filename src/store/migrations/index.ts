@@ -1,0 +1,17 @@
+import type { Migration, MigrationProvider } from 'kysely'
+import type { DialectName } from '../dialect.js'
+import { initial } from './0001-initial.js'
+
+/**
+ * Every migration, in order, written once for both dialects (`dialect` picks the few words that differ).
+ * A change to the schema is a new file here and one line below; released migrations never change.
+ */
+function migrations(dialect: DialectName): Record<string, Migration> {
+  return {
+    '0001_initial': initial(dialect),
+  }
+}
+
+export function migrationProvider(dialect: DialectName): MigrationProvider {
+  return { getMigrations: async () => migrations(dialect) }
+}
