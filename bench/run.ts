@@ -1,0 +1,29 @@
+import { benchPipeline } from './pipeline.js'
+import { type Figures, formatFigure, saveResults } from './support/report.js'
+
+type Bench = (opts: { log(line: string): void; full: boolean }) => Promise<Figures>
+
+/** Every benchmark by name, in the order `npm run bench` runs them. */
+const BENCHES: Record<string, Bench> = {
+  pipeline: (o) => benchPipeline(o),
+}
+
+async function main() {
+  const args = process.argv.slice(2)
+  const full = args.includes('--full')
+  const names = args.filter((a) => !a.startsWith('--'))
+  const unknown = names.filter((n) => !(n in BENCHES))
+  if (unknown.length) {
+    process.stderr.write(`unknown benchmark(s): ${unknown.join(', ')}; known: ${Object.keys(BENCHES).join(', ')}\n`)
+    process.exit(3)
+  }
+  for (const name of names.length ? names : Object.keys(BENCHES)) {
+    const log = (line: string) => process.stdout.write(`${line}\n`)
+    log(`# ${name}`)
+    const figures = await BENCHES[name]!({ log, full })
+    for (const [k, f] of Object.entries(figures)) log(formatFigure(k, f))
+    log(`  saved ${saveResults(name, figures)}`)
+  }
+}
+
+await main()
