@@ -10,6 +10,7 @@ PACKAGES=(
   openssl
   iproute2
   util-linux
+  activemq
 )
 
 is_installed() {

@@ -1,0 +1,122 @@
+/**
+ * `aso fts3-sim`: the FTS3 double as a server for one-machine trials.
+ *   aso fts3-sim --listen 127.0.0.1:8446 [--config aso.yaml] [--insecure-dn DN]
+ *                [--cert PEM --key PEM --ca-dir DIR] [--stomp URL] [--vo NAME] [--max-active N]
+ * From aso.yaml it reads only `api.tls` (cert, key, caDir) as TLS defaults, the first site `caDir` as
+ * the CA directory when none is given, and `fts3.stomp` (url, topic) as the broker default.
+ */
+import path from 'node:path'
+import { parseArgs } from 'node:util'
+import { loadConfig } from '../config/load.js'
+import { parseDuration } from '../domain/duration.js'
+import type { Fts3SimOptions } from './options.js'
+import { startFts3Sim } from './server.js'
+
+export interface Fts3SimCliIo {
+  out(line: string): void
+  err(line: string): void
+  /** stops the server (default: SIGINT or SIGTERM) */
+  stop?: Promise<void>
+}
+
+const USAGE = `usage: aso fts3-sim --listen HOST:PORT [--config aso.yaml] [--insecure-dn DN]
+                    [--cert FILE --key FILE --ca-dir DIR] [--stomp URL] [--topic NAME] [--alias NAME]
+                    [--vo NAME] [--max-active N] [--archive-after DURATION]
+  --insecure-dn DN   plain HTTP on loopback; every request is DN, holding a valid delegation
+  --cert/--key       HTTPS with this host certificate; clients are verified against --ca-dir`
+
+const defaultIo: Fts3SimCliIo = {
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+}
+
+function signalled(): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      process.off('SIGINT', done)
+      process.off('SIGTERM', done)
+      resolve()
+    }
+    process.once('SIGINT', done)
+    process.once('SIGTERM', done)
+  })
+}
+
+type Record_ = Record<string, unknown>
+const section = (v: unknown): Record_ => (typeof v === 'object' && v !== null ? (v as Record_) : {})
+const text = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined)
+
+/** Runs the double until stopped; returns the exit code (0, or 3 for usage and configuration errors). */
+export async function runFts3SimCli(args: string[], io: Fts3SimCliIo = defaultIo): Promise<number> {
+  let opts: Fts3SimOptions
+  try {
+    const { values } = parseArgs({
+      args,
+      options: {
+        listen: { type: 'string', default: '127.0.0.1:8446' },
+        config: { type: 'string' },
+        'insecure-dn': { type: 'string' },
+        cert: { type: 'string' },
+        key: { type: 'string' },
+        'ca-dir': { type: 'string' },
+        stomp: { type: 'string' },
+        topic: { type: 'string' },
+        alias: { type: 'string' },
+        vo: { type: 'string' },
+        'max-active': { type: 'string' },
+        'archive-after': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    })
+    if (values.help) {
+      io.out(USAGE)
+      return 0
+    }
+    const loaded = loadConfig({ path: values.config })
+    const abs = (p: string | undefined): string | undefined =>
+      p === undefined ? undefined : path.resolve(loaded.baseDir, p)
+    const apiTls = section(section(loaded.config.api).tls)
+    const stomp = section(section(loaded.config.fts3).stomp)
+    const siteCa = Object.values(loaded.config.sites).find((s) => s.caDir)?.caDir
+    const insecure = values['insecure-dn']
+    const cert = values.cert ?? (insecure ? undefined : abs(text(apiTls.cert)))
+    const key = values.key ?? (insecure ? undefined : abs(text(apiTls.key)))
+    const caDir = values['ca-dir'] ?? abs(text(apiTls.caDir)) ?? abs(siteCa) ?? process.env.X509_CERT_DIR
+    if ((cert === undefined) !== (key === undefined)) throw new Error('--cert and --key go together')
+    if (cert && !caDir) throw new Error('HTTPS needs --ca-dir (or api.tls.caDir in the config)')
+    const stompUrl = values.stomp ?? text(stomp.url)
+    const maxActive = values['max-active'] === undefined ? 8 : Number(values['max-active'])
+    if (!Number.isInteger(maxActive) || maxActive < 0) throw new Error('--max-active must be a whole number')
+    opts = {
+      listen: values.listen,
+      insecureDn: insecure,
+      tls: cert && key && caDir ? { cert, key, caDir } : undefined,
+      vo: values.vo,
+      maxActive,
+      archiveAfterMs: values['archive-after']
+        ? parseDuration(values['archive-after'], '--archive-after')
+        : undefined,
+      stomp: stompUrl
+        ? { url: stompUrl, topic: values.topic ?? text(stomp.topic), alias: values.alias }
+        : undefined,
+      env: caDir ? { X509_CERT_DIR: caDir } : {},
+    }
+  } catch (err) {
+    io.err(`aso fts3-sim: ${(err as Error).message}`)
+    io.err(USAGE)
+    return 3
+  }
+  let sim: Awaited<ReturnType<typeof startFts3Sim>>
+  try {
+    sim = await startFts3Sim(opts)
+  } catch (err) {
+    io.err(`aso fts3-sim: cannot start: ${(err as Error).message}`)
+    return 3
+  }
+  const who = opts.insecureDn ? `every request is ${opts.insecureDn}` : 'client certificates and tokens'
+  io.out(`FTS3 test double listening on ${sim.url} (${who}); stop it with Ctrl-C`)
+  await (io.stop ?? signalled())
+  await sim.close()
+  return 0
+}
