@@ -1,4 +1,7 @@
+import { benchCopy } from './copy.js'
 import { benchPipeline } from './pipeline.js'
+import { benchPostgres } from './postgres.js'
+import { benchScale } from './scale.js'
 import { type Figures, formatFigure, saveResults } from './support/report.js'
 
 type Bench = (opts: { log(line: string): void; full: boolean }) => Promise<Figures>
@@ -6,6 +9,9 @@ type Bench = (opts: { log(line: string): void; full: boolean }) => Promise<Figur
 /** Every benchmark by name, in the order `npm run bench` runs them. */
 const BENCHES: Record<string, Bench> = {
   pipeline: (o) => benchPipeline(o),
+  scale: (o) => benchScale(o),
+  copy: (o) => benchCopy(o),
+  postgres: (o) => benchPostgres({ log: o.log, files: o.full ? 20_000 : 5_000 }),
 }
 
 async function main() {
@@ -14,7 +20,9 @@ async function main() {
   const names = args.filter((a) => !a.startsWith('--'))
   const unknown = names.filter((n) => !(n in BENCHES))
   if (unknown.length) {
-    process.stderr.write(`unknown benchmark(s): ${unknown.join(', ')}; known: ${Object.keys(BENCHES).join(', ')}\n`)
+    process.stderr.write(
+      `unknown benchmark(s): ${unknown.join(', ')}; known: ${Object.keys(BENCHES).join(', ')}\n`,
+    )
     process.exit(3)
   }
   for (const name of names.length ? names : Object.keys(BENCHES)) {

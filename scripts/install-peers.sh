@@ -11,6 +11,16 @@ PACKAGES=(
   iproute2
   util-linux
   activemq
+  postgresql
+  # gfal2 fallback engine and its tests (storage-lab.md section 3); curl for the HTTP-TPC benchmark's baseline
+  gfal2
+  gfal2-util-scripts
+  python3-gfal2-util
+  gfal2-plugin-file
+  gfal2-plugin-xrootd
+  gfal2-plugin-http
+  gfal2-plugin-mock
+  curl
 )
 
 is_installed() {

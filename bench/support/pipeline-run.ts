@@ -38,7 +38,12 @@ export async function benchConfig(extra: Record<string, unknown> = {}) {
 
 /** Validated inject items for files `from`..`to`, spread over ten users on one link. */
 export function benchItems(config: ReturnType<typeof parseConfig>, from: number, to: number): InjectItem[] {
-  const ctx = requestContext(config, new SiteCatalog(config), { name: 'bench', role: 'admin', groups: null, vomsRoles: [] })
+  const ctx = requestContext(config, new SiteCatalog(config), {
+    name: 'bench',
+    role: 'admin',
+    groups: null,
+    vomsRoles: [],
+  })
   const items: InjectItem[] = []
   for (let j = from; j < to; j++) {
     const u = `user${j % USERS}`
@@ -74,9 +79,14 @@ export async function agentPipeline(
   n: number,
   engine: (config: ReturnType<typeof parseConfig>) => TransferEngine,
   extra: Record<string, unknown> = {},
+  /** runs before the store is opened, e.g. to put a filled database at `${dir}/aso.db` */
+  prepare?: (dir: string) => Promise<void>,
 ): Promise<{ filesPerSecond: number; seconds: number }> {
-  const { config, cleanup } = await benchConfig(extra)
-  const store = await openStore(config.database, { policy: { deleteSourceOnDone: false, tempRetention: 1e12 } })
+  const { config, cleanup, dir } = await benchConfig(extra)
+  await prepare?.(dir)
+  const store = await openStore(config.database, {
+    policy: { deleteSourceOnDone: false, tempRetention: 1e12 },
+  })
   const batches: InjectItem[][] = []
   for (let i = 0; i < n; i += BATCH) batches.push(benchItems(config, i, Math.min(n, i + BATCH)))
   const sites = new SiteCatalog(config)
@@ -116,24 +126,30 @@ export async function sqliteFloor(n: number): Promise<{ filesPerSecond: number; 
   db.pragma('journal_mode = WAL')
   db.pragma('synchronous = NORMAL')
   db.pragma('cache_size = -32768')
-  const insert = db.prepare(`insert into transfers (id, user, grp, role, task, job_id, job_retry, type, source, source_lfn,
+  const insert =
+    db.prepare(`insert into transfers (id, user, grp, role, task, job_id, job_retry, type, source, source_lfn,
     destination, destination_lfn, size, adler32, priority, activity, publish, dataset, callback_url, state, attempt,
     max_attempts, submissions, supersede_pending, created_at, updated_at, source_cleanup, publication_state)
     values (?, ?, '', '', ?, ?, 0, 'output', 'A', ?, 'B', ?, ?, ?, 3, 'ASO', 0, null, null, 'NEW', 1, 3, 0, 0, ?, ?, 'NONE', 'NOT_REQUIRED')
     returning seq`)
-  const event = db.prepare(`insert into events (at, transfer_seq, transfer_id, user, task, from_state, to_state, reason,
+  const event =
+    db.prepare(`insert into events (at, transfer_seq, transfer_id, user, task, from_state, to_state, reason,
     attempt, engine_job_id, actor) values (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, 'floor')`)
-  const count = db.prepare(`insert into transfer_counts (user, grp, role, source, destination, state, n, bytes)
+  const count =
+    db.prepare(`insert into transfer_counts (user, grp, role, source, destination, state, n, bytes)
     values (?, '', '', 'A', 'B', ?, ?, ?) on conflict (source, destination, user, grp, role, state)
     do update set n = n + excluded.n, bytes = bytes + excluded.bytes`)
-  const claim = db.prepare(`update transfers set state = 'SUBMITTING', submissions = submissions + 1, engine = 'local',
+  const claim =
+    db.prepare(`update transfers set state = 'SUBMITTING', submissions = submissions + 1, engine = 'local',
     engine_job_id = ?, agent_id = 'floor', updated_at = ? where id = ? and state = 'NEW' returning seq`)
-  const job = db.prepare(`insert into engine_jobs (job_id, engine, agent_id, user, grp, role, source, destination, state,
+  const job =
+    db.prepare(`insert into engine_jobs (job_id, engine, agent_id, user, grp, role, source, destination, state,
     files, created_at, last_polled_at, last_progress_at) values (?, 'local', 'floor', ?, '', '', 'A', 'B', 'SUBMITTING', ?, ?, ?, ?)`)
   const submitted = db.prepare(`update transfers set state = 'SUBMITTED', submitted_at = ?, updated_at = ?
     where id = ? and state = 'SUBMITTING' and engine_job_id = ?`)
   const jobState = db.prepare(`update engine_jobs set state = ?, submitted_at = ? where job_id = ?`)
-  const done = db.prepare(`update transfers set state = 'DONE', finished_at = ?, updated_at = ?, method = 'instant'
+  const done =
+    db.prepare(`update transfers set state = 'DONE', finished_at = ?, updated_at = ?, method = 'instant'
     where id = ? and state = 'SUBMITTED' and engine_job_id = ?`)
   const t0 = performance.now()
   for (const [b, items] of batches.entries()) {
@@ -141,7 +157,18 @@ export async function sqliteFloor(n: number): Promise<{ filesPerSecond: number; 
     const seqs: number[] = []
     db.transaction(() => {
       for (const { id, request: r } of items) {
-        const { seq } = insert.get(id, r.user, r.task, r.jobId, r.sourceLfn, r.destinationLfn, r.size, r.checksums.adler32, now, now) as { seq: number }
+        const { seq } = insert.get(
+          id,
+          r.user,
+          r.task,
+          r.jobId,
+          r.sourceLfn,
+          r.destinationLfn,
+          r.size,
+          r.checksums.adler32,
+          now,
+          now,
+        ) as { seq: number }
         seqs.push(seq)
         event.run(now, seq, id, r.user, r.task, null, 'NEW', 'injected', null)
       }
@@ -155,7 +182,17 @@ export async function sqliteFloor(n: number): Promise<{ filesPerSecond: number; 
         for (let k = j; k < Math.min(items.length, j + 100); k++) {
           const { id, request: r } = items[k]!
           claim.get(jobId, now, id)
-          event.run(now, seqs[k], id, r.user, r.task, 'NEW', 'SUBMITTING', `claimed for engine job ${jobId}`, jobId)
+          event.run(
+            now,
+            seqs[k],
+            id,
+            r.user,
+            r.task,
+            'NEW',
+            'SUBMITTING',
+            `claimed for engine job ${jobId}`,
+            jobId,
+          )
           members.push(k)
         }
         job.run(jobId, items[j]!.request.user, members.length, now, now, now)
@@ -175,7 +212,17 @@ export async function sqliteFloor(n: number): Promise<{ filesPerSecond: number; 
           for (const k of members) {
             const { id, request: r } = items[k]!
             stmt.run(now, now, id, jobId)
-            event.run(now, seqs[k], id, r.user, r.task, to === 'DONE' ? 'SUBMITTED' : 'SUBMITTING', to, to, jobId)
+            event.run(
+              now,
+              seqs[k],
+              id,
+              r.user,
+              r.task,
+              to === 'DONE' ? 'SUBMITTED' : 'SUBMITTING',
+              to,
+              to,
+              jobId,
+            )
           }
           jobState.run(jobTo, now, jobId)
         }

@@ -26,7 +26,12 @@ export function saveResults(bench: string, figures: Figures, dir = path.resolve(
   mkdirSync(dir, { recursive: true })
   const at = new Date().toISOString()
   const file = path.join(dir, `${at.replace(/[:.]/g, '-')}-${bench}.json`)
-  const machine = { cpus: cpus().length, cpu: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version }
+  const machine = {
+    cpus: cpus().length,
+    cpu: cpus()[0]?.model,
+    memGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+  }
   writeFileSync(file, `${JSON.stringify({ bench, at, machine, figures }, null, 2)}\n`)
   return file
 }

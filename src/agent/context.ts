@@ -19,4 +19,9 @@ export interface AgentContext {
   now(): number
   /** asks a loop to run as soon as possible (e.g. the submitter after an injection) */
   wake(loop: string): void
+  /**
+   * engine jobs this agent is handing to an engine right now (submit or resubmit in flight): the poller and
+   * the reaper leave them alone, so nobody declares a job lost while its submit call is still running
+   */
+  busyJobs: Set<string>
 }

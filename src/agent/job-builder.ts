@@ -19,7 +19,7 @@ export function buildEngineJob(
   jobId: string,
   transfers: readonly TransferRecord[],
   sites: SiteCatalog,
-  opts: { overwrite: boolean; maxActive: number },
+  opts: { overwrite: boolean; maxActive: number; resumed?: boolean },
 ): BuiltJob {
   const first = transfers[0]!
   const files: EngineFile[] = []
@@ -53,8 +53,8 @@ export function buildEngineJob(
       adler32: t.checksums.adler32,
       activity: t.activity,
       priority: t.priority,
-      // a retry, a resubmission or a supersede may find our own earlier copy at the destination
-      ownsDestination: t.attempt > 1 || t.submissions > 1 || t.jobRetry > 0,
+      // a retry, a resubmission, a resumed job or a supersede may find our own earlier copy at the destination
+      ownsDestination: opts.resumed === true || t.attempt > 1 || t.submissions > 1 || t.jobRetry > 0,
     })
   }
   return {

@@ -1,9 +1,13 @@
 import { classify } from '../domain/failures.js'
+import type { TransferEngine } from '../engines/types.js'
 import type { OutcomePolicy } from '../store/types.js'
 import type { AgentContext } from './context.js'
 
-/** The policy recordOutcomes applies, from the configuration. */
-export function outcomePolicy(ctx: AgentContext): OutcomePolicy {
+/**
+ * The policy recordOutcomes applies, from the configuration. For an engine whose jobs live in this agent,
+ * outcomes count only for files this agent still holds (a taken-over file's old agent is ignored).
+ */
+export function outcomePolicy(ctx: AgentContext, engine?: TransferEngine): OutcomePolicy {
   const { retry, holds } = ctx.config
   return {
     now: ctx.now(),
@@ -17,5 +21,6 @@ export function outcomePolicy(ctx: AgentContext): OutcomePolicy {
     maxHold: holds.maxHold,
     actor: ctx.agentId,
     classify,
+    ...(engine && !engine.jobsOutliveAgent ? { holder: ctx.agentId } : {}),
   }
 }

@@ -1,5 +1,6 @@
 import { chunk } from '../store/dialect.js'
 import type { AgentContext } from './context.js'
+import { observeOutcomes, pollSeconds } from './metrics.js'
 import { outcomePolicy } from './outcome-policy.js'
 
 /** The backstop: asks engines about submitted jobs and applies what they say (bulk, 100 ids a call). */
@@ -21,10 +22,15 @@ export class Poller {
         polledBefore: now - config.agent.pollInterval / 2,
         limit: config.agent.batchSize,
       })
-      for (const part of chunk(jobs, 100)) {
+      // a job whose submit (or resubmission) is in flight here is not lost, only not yet handed over
+      const idle = jobs.filter((j) => !this.ctx.busyJobs.has(j.jobId))
+      for (const part of chunk(idle, 100)) {
+        const endPoll = pollSeconds.startTimer({ engine: engine.name })
         const statuses = await engine.status(part.map((j) => j.jobId))
+        endPoll()
         const outcomes = statuses.flatMap((s) => s.files)
-        if (outcomes.length) await store.recordOutcomes(outcomes, outcomePolicy(this.ctx))
+        if (outcomes.length) await store.recordOutcomes(outcomes, outcomePolicy(this.ctx, engine))
+        observeOutcomes(outcomes)
         for (const s of statuses.filter((s) => s.state === 'unknown')) {
           const n = await store.requeueLostJob(
             s.jobId,

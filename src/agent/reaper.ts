@@ -1,10 +1,9 @@
 import { hostname } from 'node:os'
 import { formatDuration } from '../domain/duration.js'
-import type { FileOutcome } from '../engines/types.js'
+import { EngineSubmitError, type FileOutcome } from '../engines/types.js'
 import type { AgentContext } from './context.js'
 import { buildEngineJob } from './job-builder.js'
 import { outcomePolicy } from './outcome-policy.js'
-import type { Submitter } from './submitter.js'
 
 /** Whether a process of this host is alive. */
 export function pidAlive(pid: number): boolean {
@@ -26,33 +25,51 @@ export class Reaper {
 
   constructor(
     private readonly ctx: AgentContext,
-    private readonly submitter: Submitter,
+    /** since when this agent has reached the store without a gap (null: it cannot now) */
+    private readonly storeReachableSince: () => number | null = () => 0,
   ) {}
 
   async run(): Promise<number> {
     return (await this.takeOverDeadAgents()) + (await this.resubmitStale()) + (await this.cancelStalled())
   }
 
+  /**
+   * Agents whose heartbeat is older than the lease (or whose process is gone on this host) are dead: they are
+   * marked stopped first (a late heartbeat then tells them to stop: fencing), then every open engine job no
+   * live agent holds is taken over and resubmitted under its own id.
+   */
   private async takeOverDeadAgents(): Promise<number> {
     const { store, agentId, config } = this.ctx
     const now = this.ctx.now()
-    const dead = (await store.agents()).filter(
+    const agents = await store.agents()
+    // heartbeats are judged only after a whole lease of our own unbroken access to the store: after an outage
+    // (a database restart) every agent's heartbeat is old and none is dead; a dead pid on this host is proof
+    const since = this.storeReachableSince()
+    const judgeHeartbeats = since !== null && now - since >= config.agent.lease
+    const dead = agents.filter(
       (a) =>
         a.id !== agentId &&
-        a.stoppedAt === null &&
-        (a.heartbeatAt < now - config.agent.lease || (a.host === this.host && !pidAlive(a.pid))),
-    )
-    if (dead.length === 0) return 0
-    const jobs = await store.takeOverJobs(
-      dead.map((a) => a.id),
-      agentId,
-      now,
+        ((judgeHeartbeats && a.heartbeatAt < now - config.agent.lease) ||
+          (a.host === this.host && !pidAlive(a.pid))),
     )
     for (const a of dead) await store.stopAgent(a.id, now)
-    if (jobs.length)
-      this.ctx.log.warn({ agents: dead.map((a) => a.id), jobs: jobs.length }, 'took over jobs of dead agents')
-    for (const jobId of jobs) await this.resubmit(jobId)
-    return jobs.length
+    // their leader lease passes on at once, not when it expires
+    if (dead.length) await store.releaseLeases(dead.map((a) => a.id))
+    const live = agents.filter((a) => !dead.includes(a)).map((a) => a.id)
+    const orphans = (await store.orphanedJobs([...live, agentId], config.agent.batchSize)).filter(
+      (j) => !this.ctx.busyJobs.has(j),
+    )
+    if (orphans.length === 0) return 0
+    for (const j of orphans) this.ctx.busyJobs.add(j)
+    try {
+      const jobs = await store.takeOverJobs(orphans, agentId, now)
+      if (jobs.length)
+        this.ctx.log.warn({ agents: dead.map((a) => a.id), jobs: jobs.length }, 'took over orphaned jobs')
+      for (const jobId of jobs) await this.resubmit(jobId, true)
+      return jobs.length
+    } finally {
+      for (const j of orphans) this.ctx.busyJobs.delete(j)
+    }
   }
 
   private async resubmitStale(): Promise<number> {
@@ -67,16 +84,24 @@ export class Reaper {
         limit: config.agent.batchSize,
       })
       for (const job of stale) {
-        if (job.createdAt > cutoff || this.submitter.inFlight.has(job.jobId)) continue
-        await this.resubmit(job.jobId)
+        if (job.createdAt > cutoff || this.ctx.busyJobs.has(job.jobId)) continue
+        this.ctx.busyJobs.add(job.jobId)
+        try {
+          await this.resubmit(job.jobId, true)
+        } finally {
+          this.ctx.busyJobs.delete(job.jobId)
+        }
         n++
       }
     }
     return n
   }
 
-  /** Hands a job again to its engine under the same id: after a crash, the engine adopts or (re)runs it. */
-  async resubmit(jobId: string): Promise<void> {
+  /**
+   * Hands a job again to its engine under the same id: after a crash, the engine adopts or (re)runs it.
+   * `resumed`: an earlier run of this very attempt may have left its (partial) copy at the destination.
+   */
+  async resubmit(jobId: string, resumed: boolean): Promise<void> {
     const { store, sites, agentId } = this.ctx
     const members = await store.engineJobMembers(jobId)
     if (members.length === 0) return
@@ -107,11 +132,17 @@ export class Reaper {
     const { job, rejected } = buildEngineJob(jobId, active, sites, {
       overwrite: this.ctx.config.local.overwrite,
       maxActive: link.maxActive,
+      resumed,
     })
     if (rejected.length) await store.rejectSubmission(jobId, rejected, now, agentId)
     try {
       await engine.submit(job)
     } catch (e) {
+      // the engine may hold the job (no answer): requeueing under a new id could run it twice; try again later
+      if (e instanceof EngineSubmitError && e.inDoubt) {
+        this.ctx.log.warn({ jobId, reason: e.message }, 'resubmission outcome unknown; trying again later')
+        return
+      }
       await store.requeueLostJob(
         jobId,
         `resubmission failed: ${(e as Error).message}`,
@@ -146,7 +177,7 @@ export class Reaper {
           result: 'failed',
           reason,
         }))
-        await store.recordOutcomes(outcomes, outcomePolicy(this.ctx))
+        await store.recordOutcomes(outcomes, outcomePolicy(this.ctx, engine))
         await engine.cancel(job.jobId)
         n += members.length
       }

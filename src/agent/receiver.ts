@@ -1,5 +1,6 @@
 import type { FileOutcome, TransferEngine } from '../engines/types.js'
 import type { AgentContext } from './context.js'
+import { observeOutcomes } from './metrics.js'
 import { outcomePolicy } from './outcome-policy.js'
 
 /** Applies outcomes an engine pushes as they happen, in batches; the poller is the backstop. */
@@ -10,7 +11,7 @@ export class Receiver {
 
   constructor(
     private readonly ctx: AgentContext,
-    engine: TransferEngine,
+    private readonly engine: TransferEngine,
     private readonly onApplied: (terminal: number) => void,
   ) {
     const stream = engine.outcomes?.()
@@ -33,7 +34,8 @@ export class Receiver {
       while (this.buffer.length) {
         const batch = this.buffer.splice(0, this.ctx.config.agent.batchSize)
         try {
-          const summary = await this.ctx.store.recordOutcomes(batch, outcomePolicy(this.ctx))
+          const summary = await this.ctx.store.recordOutcomes(batch, outcomePolicy(this.ctx, this.engine))
+          observeOutcomes(batch)
           this.onApplied(summary.terminal.length)
         } catch (e) {
           // the store is unreachable: keep the outcomes and try again; the poller also covers them

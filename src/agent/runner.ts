@@ -8,7 +8,9 @@ import type { SiteCatalog } from '../sites/catalog.js'
 import type { Store } from '../store/types.js'
 import { Cleaner } from './cleaner.js'
 import type { AgentContext } from './context.js'
+import { CredentialWatcher } from './credential-watcher.js'
 import { Killer } from './killer.js'
+import { Notifier } from './notifier.js'
 import { Poller } from './poller.js'
 import { Reaper } from './reaper.js'
 import { Receiver } from './receiver.js'
@@ -39,7 +41,13 @@ export interface AgentOptions {
   log: Logger
   /** called after outcomes were applied (e.g. to update progress displays) */
   onProgress?: () => void
+  /** called when the agent had to stop because another agent declared it dead */
+  onFenced?: () => void
 }
+
+/** Loops that run on one agent at a time, the holder of the leader lease (their work is global). */
+export const SINGLETON_LOOPS: ReadonlySet<string> = new Set(['retrier', 'cleaner'])
+export const LEADER_LEASE = 'leader'
 
 export function newAgentId(): string {
   return `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`
@@ -58,6 +66,10 @@ export class Agent {
   private heartbeatTimer: NodeJS.Timeout | null = null
   private stopped = false
   private readonly startedAt = Date.now()
+  /** since when every heartbeat reached the store (null after a failure): the reaper judges others by it */
+  private storeReachableSince: number | null = null
+  /** this agent runs the singleton loops until then (its leader lease, renewed with each heartbeat) */
+  private leaderUntil = 0
 
   constructor(private readonly opts: AgentOptions) {
     this.ctx = {
@@ -70,16 +82,19 @@ export class Agent {
       log: opts.log.child({ agent: this.id }),
       now: () => Date.now(),
       wake: (name) => this.wake(name),
+      busyJobs: new Set(),
     }
     const a = opts.config.agent
     this.submitter = new Submitter(this.ctx)
     const loops: [Loop, number][] = [
-      [new Reaper(this.ctx, this.submitter), a.reapInterval],
+      [new Reaper(this.ctx, () => this.storeReachableSince), a.reapInterval],
       [this.submitter, a.submitInterval],
       [new Poller(this.ctx), a.pollInterval],
       [new Retrier(this.ctx), a.retryInterval],
       [new Killer(this.ctx), a.submitInterval],
+      [new CredentialWatcher(this.ctx), a.retryInterval],
       [new Cleaner(this.ctx), a.cleanInterval],
+      [new Notifier(this.ctx), a.notifyInterval],
     ]
     for (const [loop, intervalMs] of loops) {
       this.loops.set(loop.name, {
@@ -97,14 +112,20 @@ export class Agent {
   async start(): Promise<void> {
     await this.heartbeat()
     this.heartbeatTimer = setInterval(() => {
-      this.heartbeat().catch((e) => this.ctx.log.error({ err: e }, 'heartbeat failed'))
+      this.heartbeat().catch((e) => {
+        this.storeReachableSince = null
+        this.ctx.log.error({ err: e }, 'heartbeat failed')
+      })
     }, this.opts.config.agent.heartbeatInterval)
     for (const engine of this.opts.engines.values()) {
       this.receivers.push(
         new Receiver(this.ctx, engine, (terminal) => {
           // a finished file frees a slot on its link: submit the next at once
           this.wake('submitter')
-          if (terminal) this.wake('cleaner')
+          if (terminal) {
+            this.wake('cleaner')
+            this.wake('notifier')
+          }
           this.opts.onProgress?.()
         }),
       )
@@ -148,11 +169,14 @@ export class Agent {
     let more = false
     state.running = (async () => {
       try {
-        const n = await state.loop.run()
+        // a singleton loop of an agent that is not the leader has nothing to do (and did not run)
+        const idle = SINGLETON_LOOPS.has(state.loop.name) && Date.now() >= this.leaderUntil
+        const n = idle ? 0 : await state.loop.run()
         more = n >= this.opts.config.agent.batchSize
-        state.lastRunAt = Date.now()
+        if (!idle) state.lastRunAt = Date.now()
         state.lastError = null
       } catch (e) {
+        if ((e as { code?: unknown }).code === 'unavailable') this.storeReachableSince = null
         state.lastError = (e as Error).message
         this.ctx.log.error({ loop: state.loop.name, err: e }, 'loop failed; it will run again')
       }
@@ -164,7 +188,7 @@ export class Agent {
 
   private async heartbeat(): Promise<void> {
     const loops = Object.fromEntries([...this.loops.values()].map((s) => [s.loop.name, s.lastRunAt]))
-    await this.opts.store.heartbeat({
+    const alive = await this.opts.store.heartbeat({
       id: this.id,
       host: hostname(),
       pid: process.pid,
@@ -172,6 +196,38 @@ export class Agent {
       heartbeatAt: Date.now(),
       loops,
     })
+    if (!alive) return this.fence()
+    this.storeReachableSince ??= Date.now()
+    await this.renewLeadership()
+  }
+
+  /** Takes or renews the leader lease when it is free or ours: its holder runs the singleton loops. */
+  private async renewLeadership(): Promise<void> {
+    const now = Date.now()
+    const ttl = this.opts.config.agent.lease
+    const was = now < this.leaderUntil
+    const held = await this.opts.store.acquireLease(LEADER_LEASE, this.id, ttl, now)
+    // the margin keeps our view inside the lease others see, whatever the delay of the next renewal
+    this.leaderUntil = held ? now + Math.max(ttl / 2, ttl - this.opts.config.agent.heartbeatInterval) : 0
+    if (held && !was) {
+      this.ctx.log.info({ loops: [...SINGLETON_LOOPS] }, 'leader lease taken: running the singleton loops')
+      for (const name of SINGLETON_LOOPS) this.wake(name)
+    }
+  }
+
+  /**
+   * Another agent declared this one dead (a heartbeat came too late) and may own its work now: stop every
+   * loop and copy at once, without the grace period, and tell the owner of the process.
+   */
+  private async fence(): Promise<void> {
+    if (this.stopped) return
+    this.ctx.log.error('this agent was declared dead by another agent (late heartbeat): stopping at once')
+    this.stopped = true
+    this.submitter.stopping = true
+    for (const s of this.loops.values()) if (s.timer) clearTimeout(s.timer)
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer)
+    for (const engine of this.opts.engines.values()) await engine.shutdown?.(0)
+    this.opts.onFenced?.()
   }
 
   /** Graceful stop: no new claims; running copies get `shutdownGrace`; the rest go back to NEW uncharged. */
@@ -199,6 +255,8 @@ export class Agent {
     }
     for (const engine of this.opts.engines.values()) await engine.close?.()
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer)
+    // another agent takes the singleton loops over at its next heartbeat, not after the lease
+    await this.opts.store.releaseLeases([this.id])
     await this.opts.store.stopAgent(this.id, Date.now())
   }
 }

@@ -6,10 +6,11 @@ import {
   type QueueDemand,
 } from '../domain/fair-share.js'
 import { linkKey } from '../domain/transfer.js'
-import { EngineSubmitError, type TransferEngine } from '../engines/types.js'
+import { CredentialHoldError, EngineSubmitError, type TransferEngine } from '../engines/types.js'
 import type { ClaimedJob, Hold, WaitingQueue } from '../store/types.js'
 import type { AgentContext } from './context.js'
 import { buildEngineJob } from './job-builder.js'
+import { submitSeconds } from './metrics.js'
 import { SubmittedMarker } from './submitted-marker.js'
 
 function queueKey(q: { user: string; group: string | null; role: string | null }): string {
@@ -27,8 +28,6 @@ function isHeld(q: WaitingQueue, holds: readonly Hold[]): boolean {
 export class Submitter {
   readonly name = 'submitter'
   private readonly fairShare = new Map<string, FairShareState>()
-  /** jobs whose submit call is in flight here (the reaper must not resubmit them) */
-  readonly inFlight = new Set<string>()
   stopping = false
   private readonly marker: SubmittedMarker
 
@@ -58,6 +57,9 @@ export class Submitter {
 
     let claimedFiles = 0
     const submissions: Promise<void>[] = []
+    let submitError: { e: unknown } | undefined
+    /** users held during this cycle (a credential problem found by jobIdFactory) */
+    const heldNow = new Set<string>()
     for (const [link, linkQueues] of byLink) {
       if (this.stopping) break
       const { source, destination } = linkQueues[0]!
@@ -82,13 +84,25 @@ export class Submitter {
       const shares = allocateFairShare(capacity, demands, weightOf, state)
       for (const q of linkQueues) {
         const n = shares.get(queueKey(q)) ?? 0
-        if (n <= 0) continue
-        const jobIdFor = await engine.jobIdFactory({ ...q })
+        if (n <= 0 || heldNow.has(q.user)) continue
+        let jobIdFor: (sid: string) => string
+        try {
+          jobIdFor = await engine.jobIdFactory({ ...q })
+        } catch (e) {
+          // one user's credential or one server's trouble must not stop the others' queues
+          if (await this.holdForCredential(e, now)) heldNow.add(q.user)
+          else
+            this.ctx.log.warn(
+              { link, user: q.user, err: (e as Error).message },
+              'cannot submit this queue now',
+            )
+          continue
+        }
         const jobs = await store.claimForSubmission({
           ...q,
           limit: n,
           maxActive,
-          maxFilesPerJob: cfg.maxFilesPerJob,
+          maxFilesPerJob: Math.min(cfg.maxFilesPerJob, engine.maxFilesPerJob ?? cfg.maxFilesPerJob),
           engine: engine.name,
           agentId: this.ctx.agentId,
           now,
@@ -96,19 +110,41 @@ export class Submitter {
         })
         for (const job of jobs) {
           claimedFiles += job.transfers.length
-          submissions.push(this.submit(engine, job, maxActive))
+          // handled at once: a submit failing while this loop still claims (the store went away) would
+          // otherwise be an unhandled rejection, which ends the process; the first error is rethrown below
+          submissions.push(
+            this.submit(engine, job, maxActive).catch((e: unknown) => {
+              submitError ??= { e }
+            }),
+          )
         }
       }
     }
     await Promise.all(submissions)
+    if (submitError) throw submitError.e
     return claimedFiles
+  }
+
+  /**
+   * A user without a usable credential (CredentialHoldError from jobIdFactory): hold all their files, on every
+   * link, until the credential watcher sees a valid one (or the hold's recheck time passes). True when held.
+   */
+  private async holdForCredential(e: unknown, now: number): Promise<boolean> {
+    if (!(e instanceof CredentialHoldError)) return false
+    const until = now + this.ctx.config.holds.quotaRecheck
+    await this.ctx.store.addHold(
+      { user: e.user, site: '*', class: 'credential', reason: e.reason, since: now, until },
+      this.ctx.agentId,
+    )
+    this.ctx.log.warn({ user: e.user, reason: e.reason }, 'user held: no usable credential')
+    return true
   }
 
   /** Hands one claimed job to its engine (mark before call: its id is already stored). */
   async submit(engine: TransferEngine, claimed: ClaimedJob, maxActive: number): Promise<void> {
     const { store, sites, agentId } = this.ctx
     const { jobId } = claimed
-    this.inFlight.add(jobId)
+    this.ctx.busyJobs.add(jobId)
     try {
       const { job, rejected } = buildEngineJob(jobId, claimed.transfers, sites, {
         overwrite: this.ctx.config.local.overwrite,
@@ -116,9 +152,17 @@ export class Submitter {
       })
       if (rejected.length) await store.rejectSubmission(jobId, rejected, this.ctx.now(), agentId)
       if (job.files.length === 0) return
+      const endSubmit = submitSeconds.startTimer({ engine: engine.name })
       try {
         await engine.submit(job)
+        endSubmit({ result: 'ok' })
       } catch (e) {
+        endSubmit({ result: 'error' })
+        if (e instanceof EngineSubmitError && e.inDoubt) {
+          // the engine may hold the job: it stays SUBMITTING under its id until the reaper hands it over again
+          this.ctx.log.warn({ jobId, reason: e.message }, 'submit outcome unknown; left to the reaper')
+          return
+        }
         const retryable = !(e instanceof EngineSubmitError) || e.retryable
         const reason =
           e instanceof EngineSubmitError ? e.reason : `TRANSFER [5] submit failed: ${(e as Error).message}`
@@ -135,7 +179,7 @@ export class Submitter {
       // files killed while the submit call was in flight: the killer only sees submitted jobs
       if (killing.length) await engine.cancel(jobId, killing)
     } finally {
-      this.inFlight.delete(jobId)
+      this.ctx.busyJobs.delete(jobId)
     }
   }
 }

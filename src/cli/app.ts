@@ -3,9 +3,9 @@ import pino, { type Logger } from 'pino'
 import { type LoadedConfig, loadConfig } from '../config/load.js'
 import type { AsoConfig } from '../config/schema.js'
 import type { Identity } from '../domain/identity.js'
-import type { RequestContext } from '../domain/request.js'
 import { SiteCatalog } from '../sites/catalog.js'
 import { openStore } from '../store/open.js'
+import type { StoreLog } from '../store/postgres/pool.js'
 import type { Store } from '../store/types.js'
 
 export interface GlobalOptions {
@@ -22,11 +22,15 @@ export interface App {
   close(): Promise<void>
 }
 
-/** Loads the configuration (with --db over `database:`) and opens the store. */
-export async function openApp(opts: GlobalOptions): Promise<App> {
+/** Loads the configuration (with --db over `database:`) and opens the store (migrated, unless told not to). */
+export async function openApp(
+  opts: GlobalOptions,
+  open: { migrate?: boolean; log?: StoreLog } = {},
+): Promise<App> {
   const loaded = loadConfig({ path: opts.config })
   const config = opts.db ? { ...loaded.config, database: normaliseDb(opts.db) } : loaded.config
   const store = await openStore(config.database, {
+    ...open,
     policy: {
       deleteSourceOnDone: config.cleanup.deleteSourceOnDone,
       tempRetention: config.cleanup.tempRetention,
@@ -35,7 +39,7 @@ export async function openApp(opts: GlobalOptions): Promise<App> {
   return { loaded, config, sites: new SiteCatalog(config), store, close: () => store.close() }
 }
 
-function normaliseDb(db: string): string {
+export function normaliseDb(db: string): string {
   return /^(sqlite|postgres|postgresql):/.test(db) ? db : `sqlite:${db}`
 }
 
@@ -51,16 +55,7 @@ export function localIdentity(config: AsoConfig): Identity {
   }
 }
 
-/** What request validation needs, from the config and the site catalog. */
-export function requestContext(config: AsoConfig, sites: SiteCatalog, caller: Identity): RequestContext {
-  const anyUsers = Object.keys(config.users).length > 0
-  return {
-    caller,
-    groupsOf: (user) => config.users[user]?.groups ?? (anyUsers ? [] : null),
-    siteAreas: (site) => sites.areas(site),
-    pfnProblem: (site, lfn) => sites.pfnProblem(site, lfn),
-  }
-}
+export { requestContext } from '../sites/request-context.js'
 
 export function makeLogger(level: string, destination?: string): Logger {
   return destination ? pino({ level }, pino.destination({ dest: destination, sync: false })) : pino({ level })

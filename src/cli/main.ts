@@ -1,11 +1,15 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander'
+import { runFts3SimCli } from '../fts3-sim/cli.js'
+import { agentsCommand } from './commands/agents.js'
 import { classifyCommand } from './commands/classify.js'
+import { dbCheckCommand, dbMigrateCommand } from './commands/db.js'
 import { explainCommand } from './commands/explain.js'
 import { injectCommand } from './commands/inject.js'
 import { killCommand, retryCommand } from './commands/kill-retry.js'
 import { serveCommand } from './commands/serve.js'
 import { statusCommand } from './commands/status.js'
+import { waitCommand } from './commands/wait.js'
 import { demoCommand } from './demo/command.js'
 import { reportError } from './exit.js'
 
@@ -23,6 +27,18 @@ program
     'database: sqlite:PATH, a file path, or postgres://… (overrides database: in aso.yaml)',
   )
   .option('--debug', 'print stack traces and debug logs')
+  .option(
+    '--server <url>',
+    'work through this ASO server’s API instead of the local database (default: $ASO_SERVER)',
+  )
+  .option('--proxy <file>', 'X.509 proxy for --server (default: $X509_USER_PROXY, else /tmp/x509up_u<uid>)')
+  .option('--cert <file>', 'client certificate for --server (with --key), instead of a proxy')
+  .option('--key <file>', 'private key of --cert')
+  .option('--token-file <file>', 'bearer token (JWT) for --server, instead of a certificate')
+  .option(
+    '--ca-dir <dir>',
+    'CAs the server certificate is checked against (default: $X509_CERT_DIR, else /etc/grid-security/certificates)',
+  )
   .showHelpAfterError('(run aso --help for usage)')
   .exitOverride()
 
@@ -42,8 +58,15 @@ program
 
 program
   .command('serve')
-  .description('run the agent (submitter, poller, retrier, killer, cleaner, reaper) until SIGINT/SIGTERM')
+  .description('run the agent loops and the HTTP API (when api.tls is configured) until SIGINT/SIGTERM')
   .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']))
+  .option('--listen <host:port>', 'where the API listens (default: api.listen, 127.0.0.1:8443)')
+  .option('--api-only', 'run the API without agent loops (agents run elsewhere on the same database)')
+  .option('--agent-only', 'run the agent loops without the API')
+  .option(
+    '--insecure-dev',
+    'plain HTTP on loopback, identity from the X-ASO-User header: one-machine trials only',
+  )
   .action((_o, cmd: Command) => serveCommand(all(cmd)))
 
 program
@@ -83,6 +106,46 @@ program
   .option('--task <task>', 'every transfer of this task')
   .option('--json', 'print JSON')
   .action((ids: string[], _o, cmd: Command) => retryCommand(ids, all(cmd)))
+
+program
+  .command('wait')
+  .description(
+    'wait until every file of a task is terminal (exit 0 all DONE, 1 some FAILED/KILLED, 2 timeout)',
+  )
+  .requiredOption('--task <task>', 'the task to wait for')
+  .option('--timeout <duration>', 'give up after this long, e.g. 30m, 2h', '1h')
+  .option('--json', 'print the task summary as JSON')
+  .action((_o, cmd: Command) => waitCommand(all(cmd)))
+
+program
+  .command('agents')
+  .description('live agents: their loops, last heartbeat, and what they hold (leader lease, engine jobs)')
+  .option('--json', 'print JSON')
+  .action((_o, cmd: Command) => agentsCommand(all(cmd)))
+
+const db = program.command('db').description('database schema: upgrades and checks')
+db.command('migrate')
+  .description('run the migrations the database has not run yet')
+  .option('--json', 'print JSON')
+  .action((_o, cmd: Command) => dbMigrateCommand(all(cmd)))
+db.command('check')
+  .description(
+    'report pending migrations and schema drift (exit 1 if a migration is pending or the schema drifted)',
+  )
+  .option('--json', 'print JSON')
+  .action((_o, cmd: Command) => dbCheckCommand(all(cmd)))
+
+program
+  .command('fts3-sim')
+  .description('run the FTS3 test double (REST API, real copies, STOMP messages) for one-machine trials')
+  .helpOption(false)
+  .allowUnknownOption()
+  .allowExcessArguments()
+  .action(async (_o, cmd: Command) => {
+    // the double parses its own options (aso fts3-sim --help lists them); --config is the global one
+    const { config } = cmd.optsWithGlobals() as { config?: string }
+    process.exitCode = await runFts3SimCli([...(config ? ['--config', config] : []), ...cmd.args])
+  })
 
 program
   .command('classify')

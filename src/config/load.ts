@@ -130,5 +130,26 @@ export function resolvePaths(config: AsoConfig, baseDir: string): AsoConfig {
       },
     ]),
   )
-  return { ...config, database, sitesDir: abs(config.sitesDir), sites }
+  const { api } = config
+  const apiPaths = {
+    ...api,
+    ...(api.tls
+      ? { tls: { cert: abs(api.tls.cert), key: abs(api.tls.key), caDir: abs(api.tls.caDir) } }
+      : {}),
+    tokens: {
+      issuers: api.tokens.issuers.map((i) => (/^https?:/.test(i.jwks) ? i : { ...i, jwks: abs(i.jwks) })),
+    },
+    callbacks: {
+      ...api.callbacks,
+      ...(api.callbacks.secretFile ? { secretFile: abs(api.callbacks.secretFile) } : {}),
+    },
+  }
+  const { fts3 } = config
+  const fts3Paths = fts3 && {
+    ...fts3,
+    proxyPath: abs(fts3.proxyPath),
+    caDir: abs(fts3.caDir),
+    ...(fts3.tokenPath ? { tokenPath: abs(fts3.tokenPath) } : {}),
+  }
+  return { ...config, database, sitesDir: abs(config.sitesDir), sites, api: apiPaths, fts3: fts3Paths }
 }

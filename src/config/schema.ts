@@ -73,6 +73,117 @@ const user = z.strictObject({
   weight: z.number().positive().default(1),
 })
 
+/** One FTS3 server and the links it serves (`SOURCE->DESTINATION`, `*` matches any part of a site name). */
+const fts3Server = z.strictObject({
+  url: z
+    .string()
+    .regex(/^https?:\/\/[^/\s]+\/?$/, 'must be https://HOST:PORT (http:// only for a local test double)'),
+  links: z
+    .array(
+      z
+        .string()
+        .regex(/^[A-Za-z0-9_*-]+(->[A-Za-z0-9_*-]+)?$/, 'use SOURCE->DESTINATION patterns, e.g. "*->*"'),
+    )
+    .min(1)
+    .default(['*->*']),
+  /** used only when no primary server of the link answers */
+  fallback: z.boolean().default(false),
+})
+
+/** The `fts3` engine (ARCHITECTURE.md sections 7 and 9): servers, users' credentials, job parameters, messages. */
+const fts3 = z.strictObject({
+  servers: z.array(fts3Server).min(1, 'list at least one FTS3 server'),
+  /** each user's X.509 proxy; `{user}` is the user name */
+  proxyPath: z.string().min(1).default('/var/lib/aso/proxies/{user}.pem'),
+  /** each user's bearer token, used instead of the proxy when the file exists */
+  tokenPath: z.string().min(1).optional(),
+  /** CA certificates the servers' host certificates are checked against */
+  caDir: z.string().default('/etc/grid-security/certificates'),
+  maxFilesPerJob: z.number().int().min(1).max(1000).default(100),
+  /** FTS cancels files still queued after this (sent with its unit) */
+  maxTimeInQueue: duration('4h'),
+  /** overwrite destination files ASO did not write */
+  overwrite: z.boolean().default(false),
+  /** below both/target, ASO checks each destination itself before DONE */
+  verifyChecksum: z.enum(['both', 'target', 'source', 'none']).default('both'),
+  /** FTS priority 1..5 for every job; absent: each job's highest request priority */
+  priority: z.number().int().min(1).max(5).optional(),
+  delegation: z
+    .strictObject({
+      /** lifetime of a delegated proxy (cut to the user's proxy) */
+      lifetime: duration('48h'),
+      /** delegate again once the server's copy has less left than this */
+      renewBelow: duration('24h'),
+    })
+    .prefault({}),
+  /** a user whose proxy has less left than this is held, with a credential reason */
+  minProxyLifetime: duration('2h'),
+  /** one HTTP call's limit */
+  timeout: duration('30s'),
+  stomp: z
+    .strictObject({
+      /** stomp://[user:password@]host:port */
+      url: z.string().regex(/^(stomp|tcp):\/\//, 'must be stomp://HOST:PORT'),
+      topic: z.string().min(1).default('transfer.fts_monitoring_complete'),
+      /** keep only messages of this VO */
+      vo: z.string().min(1).optional(),
+    })
+    .optional(),
+})
+
+const HOST_PORT = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/
+
+/** A bearer-token issuer the API trusts: its keys, and which claims carry the username and groups. */
+const tokenIssuer = z.strictObject({
+  issuer: z.string().min(1),
+  /** a JWKS file (relative to aso.yaml) or an https:// URL serving one */
+  jwks: z.string().min(1),
+  audience: z.union([z.string(), z.array(z.string())]).optional(),
+  /** the claim whose value is the ASO username */
+  usernameClaim: z.string().default('preferred_username'),
+  /** a claim listing the caller's groups (e.g. wlcg.groups); without it groups come from users: */
+  groupsClaim: z.string().optional(),
+})
+
+/** The HTTP API of `aso serve` (and the webhooks its agent sends). */
+const api = z.strictObject({
+  listen: z
+    .string()
+    .regex(HOST_PORT, 'must be HOST:PORT, e.g. 127.0.0.1:8443 or [::1]:8443')
+    .default('127.0.0.1:8443'),
+  /** the host certificate and key, and the CAs client certificates (and proxies) are verified against */
+  tls: z
+    .strictObject({
+      cert: z.string().min(1),
+      key: z.string().min(1),
+      caDir: z.string().default('/etc/grid-security/certificates'),
+    })
+    .optional(),
+  tokens: z.strictObject({ issuers: z.array(tokenIssuer).default([]) }).prefault({}),
+  callbacks: z
+    .strictObject({
+      /** hosts a request's callbackUrl may point to: `host`, or `.example.org` for a whole domain */
+      allowHosts: z.array(z.string().min(1)).default([]),
+      /** the HMAC-SHA256 key of X-ASO-Signature (or a file holding it) */
+      secret: z.string().min(16, 'must be at least 16 characters').optional(),
+      secretFile: z.string().optional(),
+      maxAttempts: z.number().int().min(1).max(1000).default(20),
+      backoff: z
+        .strictObject({
+          initial: duration('5s'),
+          factor: z.number().min(1).default(2),
+          max: duration('10m'),
+        })
+        .prefault({}),
+      /** one delivery attempt's limit */
+      timeout: duration('10s'),
+    })
+    .prefault({})
+    .refine((c) => c.allowHosts.length === 0 || c.secret !== undefined || c.secretFile !== undefined, {
+      message: 'allowHosts is set but there is no secret (or secretFile) to sign the notifications with',
+    }),
+})
+
 export const configSchema = z.strictObject({
   database: z.string().default('sqlite:./aso-data/aso.db'),
   engine: z.enum(['local', 'fts3']).default('local'),
@@ -136,6 +247,8 @@ export const configSchema = z.strictObject({
       /** SUBMITTING for longer than this (a crash mid-submit): resubmitted with the same job id */
       submitTimeout: duration('2m'),
       shutdownGrace: duration('30s'),
+      /** how often the notifier looks for webhook notifications to send (terminal outcomes wake it sooner) */
+      notifyInterval: duration('2s'),
       /** records per store operation */
       batchSize: z.number().int().min(1).max(10_000).default(1000),
     })
@@ -152,8 +265,8 @@ export const configSchema = z.strictObject({
       xrootParallel: z.number().int().min(1).max(64).default(8),
     })
     .prefault({}),
-  fts3: z.record(z.string(), z.unknown()).optional(),
-  api: z.record(z.string(), z.unknown()).optional(),
+  fts3: fts3.optional(),
+  api: api.prefault({}),
 })
 
 /** The validated configuration, durations in milliseconds. */
@@ -161,3 +274,5 @@ export type AsoConfig = z.output<typeof configSchema>
 export type SiteConfig = AsoConfig['sites'][string]
 export type ProtocolConfig = SiteConfig['protocols'][number]
 export type UserConfig = AsoConfig['users'][string]
+export type ApiConfig = AsoConfig['api']
+export type Fts3Config = NonNullable<AsoConfig['fts3']>

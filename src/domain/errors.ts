@@ -9,6 +9,7 @@ export type AsoErrorCode =
   | 'unavailable'
   | 'timeout'
   | 'usage'
+  | 'too-large'
   | 'internal'
 
 const HTTP_STATUS: Record<AsoErrorCode, number> = {
@@ -21,6 +22,7 @@ const HTTP_STATUS: Record<AsoErrorCode, number> = {
   unavailable: 503,
   timeout: 504,
   usage: 400,
+  'too-large': 413,
   internal: 500,
 }
 

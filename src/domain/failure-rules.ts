@@ -38,6 +38,8 @@ export const MESSAGE_RULES: ReadonlyArray<readonly [RegExp, RuleClass]> = [
     /\bauth(entication)? failed\b|SRM_AUTHENTICATION_FAILURE|\[3030\]|digest too big for rsa key/i,
     'credential',
   ],
+  // XrdHttp answers 401 when the file system refuses it (EACCES) and says so: a refusal, not a credential
+  [/Unable to \w+ [^;\n]{1,500}; permission denied/i, 'denied'],
   [
     /\bHTTP 401\b|status code 401\b|\b401 Unauthori[sz]ed\b|No delegation found|delegated credentials? (has |have )?expired/i,
     'credential',

@@ -44,6 +44,20 @@ export interface EngineJob {
   overwrite: boolean
   /** the link's limit, for engines that run copies themselves */
   maxActive: number
+  /** the user's credentials for storage that asks for them; absent: anonymous access (TLS server auth only) */
+  credentials?: TransferCredentials
+}
+
+/**
+ * What the built-in engine presents to storage for a user: an X.509 proxy file (a TLS client certificate,
+ * X509_USER_PROXY for tools) and a bearer token (HTTP `Authorization`, and `TransferHeaderAuthorization`
+ * so that an HTTP third-party copy can read the source).
+ */
+export interface TransferCredentials {
+  /** an x509up file: proxy certificate, its key, then the chain */
+  proxyPath?: string
+  /** a bearer token (WLCG token or macaroon), without the `Bearer ` prefix */
+  token?: string
 }
 
 export type FileResult = 'done' | 'failed' | 'killed' | 'interrupted'
@@ -111,6 +125,13 @@ export interface TransferEngine {
   shutdown?(graceMs: number): Promise<void>
   /** Releases connections and timers. */
   close?(): Promise<void>
+  /** The engine's own limit of files per job, when lower than the link's (FTS: `fts3.maxFilesPerJob`). */
+  readonly maxFilesPerJob?: number
+  /**
+   * For engines that act with the user's own credential (FTS): why the user cannot submit now (null: they
+   * can), and when their credential file last changed; the credential watcher lifts holds with it.
+   */
+  credentialStatus?(user: string): Promise<{ problem: string | null; changedAt: number | null }>
 }
 
 /** A submit that failed: `retryable` ones go back to the queue without charging an attempt. */
@@ -119,10 +140,34 @@ export class EngineSubmitError extends Error {
   /** the reason in `SCOPE [errno] message` form when the refusal is about the files */
   readonly reason: string
 
-  constructor(message: string, retryable: boolean, reason?: string) {
+  /**
+   * the request may have reached the engine, which may hold the job: keep it SUBMITTING under its id (the
+   * reaper hands it over again, and the engine adopts it), never back to NEW under a new id
+   */
+  readonly inDoubt: boolean
+
+  constructor(message: string, retryable: boolean, reason?: string, opts: { inDoubt?: boolean } = {}) {
     super(message)
     this.name = 'EngineSubmitError'
     this.retryable = retryable
     this.reason = reason ?? message
+    this.inDoubt = opts.inDoubt ?? false
+  }
+}
+
+/**
+ * Thrown by `jobIdFactory` when the user has no usable credential (missing, expired, too short-lived): the
+ * submitter holds that user's files (class `credential`) so that nobody else waits for them.
+ */
+export class CredentialHoldError extends Error {
+  readonly user: string
+  /** for the user: what is wrong and what to do */
+  readonly reason: string
+
+  constructor(user: string, reason: string) {
+    super(`credential of ${user}: ${reason}`)
+    this.name = 'CredentialHoldError'
+    this.user = user
+    this.reason = reason
   }
 }

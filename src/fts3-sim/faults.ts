@@ -1,7 +1,7 @@
 /**
  * Faults tests can ask of the double: answer the next requests of a route with a 503 HTML page (the
  * DB-timeout handler's), a 500, or after a delay longer than a client's timeout; or accept the next
- * submission and drop its response.
+ * submission and drop its response, or sit on it for a while.
  */
 export type Fault = { kind: 'unavailable' } | { kind: 'internal-error' } | { kind: 'delay'; ms: number }
 
@@ -17,6 +17,11 @@ export interface Fts3SimFaults {
   inject(match: FaultMatch, fault: Fault, times?: number): void
   /** The next `times` (default 1) submissions create their job, then the connection closes without an answer. */
   dropNextSubmitResponse(times?: number): void
+  /**
+   * The next `times` (default 1) submissions create their job, then wait `ms` before answering: the window in
+   * which a client that dies has a job at FTS it never heard of.
+   */
+  holdNextSubmitResponse(ms: number, times?: number): void
   clear(): void
 }
 
@@ -29,6 +34,7 @@ interface Planned {
 export class FaultPlan implements Fts3SimFaults {
   private planned: Planned[] = []
   private drops = 0
+  private holds: number[] = []
 
   inject(match: FaultMatch, fault: Fault, times = 1): void {
     this.planned.push({ match, fault, left: times })
@@ -38,9 +44,19 @@ export class FaultPlan implements Fts3SimFaults {
     this.drops += times
   }
 
+  holdNextSubmitResponse(ms: number, times = 1): void {
+    for (let i = 0; i < times; i++) this.holds.push(ms)
+  }
+
   clear(): void {
     this.planned = []
     this.drops = 0
+    this.holds = []
+  }
+
+  /** How long to sit on this submission's answer (0: answer at once). */
+  takeHold(): number {
+    return this.holds.shift() ?? 0
   }
 
   /** The fault for this request, if one is planned (each use counts down). */

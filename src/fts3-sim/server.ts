@@ -106,6 +106,8 @@ export async function startFts3Sim(opts: Fts3SimOptions = {}): Promise<Fts3Sim> 
     logger: false,
     bodyLimit: 64 * 1024 * 1024,
     forceCloseConnections: true,
+    // bulk status asks for up to 100 job ids in one path segment (Rucio's batch): find-my-way's default is 100 chars
+    routerOptions: { maxParamLength: 8192 },
     ...(tls
       ? {
           https: {

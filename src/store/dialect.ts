@@ -10,6 +10,8 @@ export interface DialectOps {
   lockKey(trx: Transaction<Database>, key: string): Promise<void>
   /** Most bound parameters one statement may carry. */
   readonly maxParams: number
+  /** Whether a failed transaction may simply run again (a deadlock or serialization failure). */
+  retryable(e: unknown): boolean
 }
 
 function hashKey(key: string): number {
@@ -23,6 +25,8 @@ export const sqliteOps: DialectOps = {
   // write transactions begin IMMEDIATE: the whole database is ours until commit
   async lockKey() {},
   maxParams: 30_000,
+  // one writer at a time (IMMEDIATE, busy_timeout): no deadlocks to retry
+  retryable: () => false,
 }
 
 export const postgresOps: DialectOps = {
@@ -31,6 +35,13 @@ export const postgresOps: DialectOps = {
     await sql`select pg_advisory_xact_lock(${hashKey(key)})`.execute(trx)
   },
   maxParams: 60_000,
+  // 40P01 deadlock_detected (two agents' transactions locking rollup cells or records in different orders),
+  // 40001 serialization_failure, 23505 unique_violation (the same file injected twice at once: run again, the
+  // transaction finds the other's row): PostgreSQL rolled the transaction back whole, running it again is safe
+  retryable: (e) => {
+    const code = (e as { code?: unknown } | null)?.code
+    return code === '40P01' || code === '40001' || code === '23505'
+  },
 }
 
 export type Db = Kysely<Database>

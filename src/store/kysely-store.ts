@@ -7,11 +7,14 @@ import { claimForSubmission } from './ops/claim.js'
 import { dueCleanups, recordCleanup } from './ops/cleanup.js'
 import { inject } from './ops/inject.js'
 import { confirmKilled, kill, markCancelSent, pendingCancels, retry } from './ops/kill-retry.js'
+import * as leaseOps from './ops/leases.js'
 import { recordOutcomes } from './ops/outcomes.js'
 import * as reads from './ops/reads.js'
-import { promoteDueRetries, requeueLostJob, takeOverJobs } from './ops/recovery.js'
+import { orphanedJobs, promoteDueRetries, requeueLostJob, takeOverJobs } from './ops/recovery.js'
 import * as settings from './ops/settings.js'
 import { deferSubmission, markSubmitted, markSubmittedMany, rejectSubmission } from './ops/submission.js'
+import * as taskReads from './ops/task-reads.js'
+import * as outbox from './ops/webhook-outbox.js'
 import type { Database } from './schema.js'
 import type {
   AgentRow,
@@ -24,6 +27,7 @@ import type {
   Selector,
   Store,
   StorePolicy,
+  WebhookAttempt,
 } from './types.js'
 
 export const DEFAULT_STORE_POLICY: StorePolicy = { deleteSourceOnDone: true, tempRetention: 14 * 86_400_000 }
@@ -40,12 +44,26 @@ export class KyselyStore implements Store {
     return this.ops.name
   }
 
-  private tx<T>(fn: (trx: Trx) => Promise<T>): Promise<T> {
-    return this.db.transaction().execute(fn)
+  /** Runs `fn` in a transaction; one the database aborted as a deadlock victim runs again (a few times). */
+  private async tx<T>(fn: (trx: Trx) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.db.transaction().execute(fn)
+      } catch (e) {
+        if (attempt >= 5 || !this.ops.retryable(e)) throw e
+        // a short random pause, so the two sides of a deadlock do not meet again
+        await new Promise((r) => setTimeout(r, Math.random() * 20 * attempt))
+      }
+    }
   }
 
   async migrate(): Promise<void> {
-    const migrator = new Migrator({ db: this.db, provider: migrationProvider(this.ops.name) })
+    // migrations written in parallel may land in any order (0003 before 0002): apply whichever is missing
+    const migrator = new Migrator({
+      db: this.db,
+      provider: migrationProvider(this.ops.name),
+      allowUnorderedMigrations: true,
+    })
     const { error, results } = await migrator.migrateToLatest()
     if (error) {
       const failed = results?.find((r) => r.status === 'Error')?.migrationName
@@ -132,8 +150,12 @@ export class KyselyStore implements Store {
     return this.tx((trx) => requeueLostJob(trx, jobId, reason, now, actor))
   }
 
-  takeOverJobs(deadAgentIds: readonly string[], agentId: string, now: number) {
-    return this.tx((trx) => takeOverJobs(trx, deadAgentIds, agentId, now))
+  takeOverJobs(jobIds: readonly string[], agentId: string, now: number) {
+    return this.tx((trx) => takeOverJobs(trx, jobIds, agentId, now))
+  }
+
+  orphanedJobs(liveAgentIds: readonly string[], limit: number) {
+    return this.tx((trx) => orphanedJobs(trx, liveAgentIds, limit))
   }
 
   promoteDueRetries(now: number, limit: number, actor: string) {
@@ -213,6 +235,22 @@ export class KyselyStore implements Store {
     return this.tx((trx) => settings.agents(trx))
   }
 
+  heldJobs() {
+    return leaseOps.heldJobs(this.db)
+  }
+
+  acquireLease(name: string, holder: string, ttlMs: number, now: number) {
+    return this.tx((trx) => leaseOps.acquireLease(trx, name, holder, ttlMs, now))
+  }
+
+  releaseLeases(holders: readonly string[]) {
+    return this.tx((trx) => leaseOps.releaseLeases(trx, holders))
+  }
+
+  leases() {
+    return leaseOps.leases(this.db)
+  }
+
   get(id: string) {
     return reads.get(this.db, id)
   }
@@ -226,7 +264,7 @@ export class KyselyStore implements Store {
   }
 
   eventsSince(afterId: number, filter: { user?: string; task?: string }, limit: number) {
-    return reads.eventsSince(this.db, afterId, filter, limit)
+    return reads.eventsSince(this.db, this.ops.name, afterId, filter, limit)
   }
 
   list(filter: ListFilter) {
@@ -243,5 +281,37 @@ export class KyselyStore implements Store {
 
   queuePosition(record: Parameters<Store['queuePosition']>[0]) {
     return reads.queuePosition(this.db, record)
+  }
+
+  taskCallbackUrls(task: string, limit: number) {
+    return taskReads.taskCallbackUrls(this.db, task, limit)
+  }
+
+  taskFailureReasons(task: string, user: string | undefined, limit: number) {
+    return taskReads.taskFailureReasons(this.db, task, user, limit)
+  }
+
+  latestEventId() {
+    return taskReads.latestEventId(this.db, this.ops.name)
+  }
+
+  dueWebhooks(now: number, limit: number, leaseMs: number) {
+    return this.tx((trx) => outbox.dueWebhooks(trx, now, limit, leaseMs))
+  }
+
+  async recordWebhookAttempts(results: readonly WebhookAttempt[], now: number) {
+    if (results.length) await this.tx((trx) => outbox.recordWebhookAttempts(trx, results, now))
+  }
+
+  pruneDeliveredWebhooks(before: number) {
+    return this.tx((trx) => outbox.pruneDeliveredWebhooks(trx, before))
+  }
+
+  webhookBacklog() {
+    return this.tx((trx) => outbox.webhookBacklog(trx))
+  }
+
+  failureClassCounts() {
+    return taskReads.failureClassCounts(this.db)
   }
 }

@@ -149,6 +149,24 @@ export interface LeasesTable {
   until: number
 }
 
+/** A webhook notification waiting for (or done with) delivery; see migrations/0002-webhooks.ts. */
+export interface WebhookOutboxTable {
+  id: Generated<number>
+  transfer_id: string
+  user: string
+  task: string
+  callback_url: string
+  /** the JSON body, fixed when the row is written: every attempt sends the same bytes */
+  payload: string
+  /** PENDING | DELIVERED | FAILED (attempts used up) */
+  state: string
+  attempts: number
+  created_at: number
+  next_attempt_at: number
+  delivered_at: number | null
+  last_error: string | null
+}
+
 export interface Database {
   transfers: TransfersTable
   engine_jobs: EngineJobsTable
@@ -160,4 +178,5 @@ export interface Database {
   audit: AuditTable
   agents: AgentsTable
   leases: LeasesTable
+  webhook_outbox: WebhookOutboxTable
 }

@@ -91,6 +91,8 @@ export interface OutcomePolicy {
   quotaRecheck: number
   maxHold: number
   actor: string
+  /** when set, only files this agent holds take the outcomes (engines whose jobs die with their agent) */
+  holder?: string
   /** classifier: reason (+ engine verdict) → class and retry flag */
   classify(reason: string, recoverable?: boolean): Classification
 }
@@ -173,6 +175,21 @@ export interface AgentRow {
   stoppedAt: number | null
 }
 
+/** A named lease (leader election for singleton loops): held by `holder` until `until`. */
+export interface LeaseRow {
+  name: string
+  holder: string
+  until: number
+}
+
+/** What one agent holds: open engine jobs by state, and their files. */
+export interface HeldJobs {
+  agentId: string | null
+  submitting: number
+  submitted: number
+  files: number
+}
+
 export interface CleanupItem {
   id: string
   user: string
@@ -225,8 +242,8 @@ export interface Store {
   recordOutcomes(outcomes: readonly FileOutcome[], policy: OutcomePolicy): Promise<OutcomeSummary>
   /** An engine job the engine no longer knows: its files go back to NEW, no attempt charged. */
   requeueLostJob(jobId: string, reason: string, now: number, actor: string): Promise<number>
-  /** Moves a dead agent's open engine jobs to `agentId`; returns the job ids taken over. */
-  takeOverJobs(deadAgentIds: readonly string[], agentId: string, now: number): Promise<string[]>
+  /** Moves open engine jobs to `agentId` (guarded by their current holder); returns the job ids taken over. */
+  takeOverJobs(jobIds: readonly string[], agentId: string, now: number): Promise<string[]>
 
   // retrier
   promoteDueRetries(now: number, limit: number, actor: string): Promise<number>
@@ -276,14 +293,32 @@ export interface Store {
   setUserWeight(user: string, weight: number, actor: string, now: number): Promise<void>
 
   // agents
-  heartbeat(agent: Omit<AgentRow, 'stoppedAt'>): Promise<void>
+  /** false: this agent was declared dead and must stop (another agent may own its work now) */
+  heartbeat(agent: Omit<AgentRow, 'stoppedAt'>): Promise<boolean>
   stopAgent(id: string, now: number): Promise<void>
+  /** agents not stopped (alive, or dead and not yet noticed) */
   agents(): Promise<AgentRow[]>
+  /** ids of open engine jobs held by none of `liveAgentIds` (their agent stopped or vanished) */
+  orphanedJobs(liveAgentIds: readonly string[], limit: number): Promise<string[]>
+  /** open engine jobs and files per holding agent (`aso agents`) */
+  heldJobs(): Promise<HeldJobs[]>
+
+  // leases: singleton loops (retrier, cleaner, …) run on one agent at a time
+  /** Takes or renews lease `name` for `holder` for `ttlMs` if free, expired or already its own; whether held. */
+  acquireLease(name: string, holder: string, ttlMs: number, now: number): Promise<boolean>
+  /** Gives up every lease these holders hold (graceful stop, agents found dead). */
+  releaseLeases(holders: readonly string[]): Promise<number>
+  leases(): Promise<LeaseRow[]>
 
   // reads
   get(id: string): Promise<TransferRecord | undefined>
   getMany(ids: readonly string[]): Promise<TransferRecord[]>
   history(id: string): Promise<HistoryEvent[]>
+  /**
+   * History rows after the event `afterId` (0: from the start), in commit order, only rows no later commit can
+   * precede: resuming from the id of the last event received never skips one. Pass that last id back: on
+   * PostgreSQL ids are unique but not increasing along the stream (it follows the writing transactions).
+   */
   eventsSince(
     afterId: number,
     filter: { user?: string; task?: string },
@@ -297,4 +332,47 @@ export interface Store {
   ): Promise<{ state: TransferState; failureClass: string | null; n: number; bytes: number }[]>
   /** files of the same queue ahead of this one (higher priority, or older) */
   queuePosition(record: TransferRecord): Promise<number>
+
+  // API and notifications
+  /** the distinct callback URLs of a task's files (null: files without one), at most `limit` */
+  taskCallbackUrls(task: string, limit: number): Promise<(string | null)[]>
+  /** each distinct failure reason of a task's FAILED, KILLED and RETRY files, with its count, most frequent first */
+  taskFailureReasons(task: string, user: string | undefined, limit: number): Promise<TaskFailureReason[]>
+  /** the newest history event id (0 if none): where a live event stream starts */
+  latestEventId(): Promise<number>
+  /** webhook notifications due now, claimed for `leaseMs` */
+  dueWebhooks(now: number, limit: number, leaseMs: number): Promise<WebhookDelivery[]>
+  recordWebhookAttempts(results: readonly WebhookAttempt[], now: number): Promise<void>
+  /** deletes delivered notifications written before `before` */
+  pruneDeliveredWebhooks(before: number): Promise<number>
+  webhookBacklog(): Promise<{ pending: number; failed: number }>
+  /** FAILED and RETRY files per failure class */
+  failureClassCounts(): Promise<{ state: TransferState; failureClass: string; n: number }[]>
+}
+
+export interface TaskFailureReason {
+  state: TransferState
+  failureClass: string | null
+  reason: string
+  n: number
+}
+
+/** One webhook notification to send: the body is fixed when the terminal state is recorded. */
+export interface WebhookDelivery {
+  id: number
+  transferId: string
+  user: string
+  task: string
+  url: string
+  payload: string
+  /** attempts made before this one */
+  attempts: number
+}
+
+export interface WebhookAttempt {
+  id: number
+  outcome: 'delivered' | 'retry' | 'failed'
+  /** for `retry` */
+  nextAttemptAt?: number
+  error?: string
 }

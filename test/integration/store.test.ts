@@ -1,11 +1,11 @@
 import fc from 'fast-check'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { classify } from '../../src/domain/failures.js'
 import { allowedEdges } from '../../src/domain/states.js'
 import type { FileOutcome } from '../../src/engines/types.js'
 import type { OutcomePolicy, Store } from '../../src/store/types.js'
 import { items } from '../support/requests.js'
-import { storeFactories } from '../support/stores.js'
+import { closeStoreFactories, storeFactories } from '../support/stores.js'
 
 const policy = (now: number): OutcomePolicy => ({
   now,
@@ -46,6 +46,8 @@ async function expectCountsConsistent(store: Store) {
     rollup.set(`${c.user}/${c.state}`, (rollup.get(`${c.user}/${c.state}`) ?? 0) + c.n)
   expect(Object.fromEntries(rollup)).toEqual(Object.fromEntries(actual))
 }
+
+afterAll(closeStoreFactories)
 
 for (const factory of storeFactories()) {
   describe(`store (${factory.name})`, () => {
@@ -239,7 +241,11 @@ for (const factory of storeFactories()) {
       await store.inject(batch, { now: 1, actor: 'test', maxAttempts: 3 })
       const [job] = await claimAll(store, 2)
       await store.markSubmitted(job!.jobId, 3, 'agent-1')
-      expect(await store.takeOverJobs(['agent-1'], 'agent-2', 4)).toEqual([job!.jobId])
+      expect(await store.orphanedJobs(['agent-1'], 10)).toEqual([])
+      expect(await store.orphanedJobs(['agent-2'], 10)).toEqual([job!.jobId])
+      expect(await store.takeOverJobs([job!.jobId], 'agent-2', 4)).toEqual([job!.jobId])
+      // taken once: a second taker gets nothing
+      expect(await store.takeOverJobs([job!.jobId], 'agent-2', 4)).toEqual([])
       expect((await store.get(batch[0]!.id))!.agentId).toBe('agent-2')
       expect((await store.history(batch[0]!.id)).at(-1)!.reason).toMatch(/taken over by agent agent-2/)
       expect(await store.requeueLostJob(job!.jobId, 'engine job unknown', 5, 'agent-2')).toBe(3)
@@ -274,6 +280,43 @@ for (const factory of storeFactories()) {
       await store.recordCleanup([{ id: batch[0]!.id, outcome: 'DONE', reason: 'removed' }], 11, 'test')
       expect((await store.get(batch[0]!.id))!.sourceCleanup).toBe('DONE')
       expect(await store.dueCleanups(1010, 10)).toHaveLength(1)
+    })
+
+    it('a leader lease has one holder at a time: renewed by it, free again once expired or released', async () => {
+      store = await factory.open()
+      expect(await store.acquireLease('leader', 'a', 1000, 10)).toBe(true)
+      expect(await store.acquireLease('leader', 'b', 1000, 500)).toBe(false)
+      // renewed by its holder: until 1900
+      expect(await store.acquireLease('leader', 'a', 1000, 900)).toBe(true)
+      expect(await store.acquireLease('leader', 'b', 1000, 1500)).toBe(false)
+      expect(await store.acquireLease('leader', 'b', 1000, 2000)).toBe(true)
+      expect(await store.leases()).toEqual([{ name: 'leader', holder: 'b', until: 3000 }])
+      expect(await store.releaseLeases(['b'])).toBe(1)
+      expect(await store.acquireLease('leader', 'a', 1000, 2001)).toBe(true)
+    })
+
+    it('streams the history from any event on: resuming from the last id received repeats and skips nothing', async () => {
+      store = await factory.open()
+      const batch = items(7)
+      await store.inject(batch, { now: 1, actor: 'test', maxAttempts: 3 })
+      const [job] = await claimAll(store, 2, { maxFilesPerJob: 3 })
+      await store.markSubmitted(job!.jobId, 3, 'agent-1')
+      const all = await store.eventsSince(0, {}, 1000)
+      // 7 injected, 7 claimed (in jobs of 3, 3 and 1), 3 submitted
+      expect(all).toHaveLength(7 + 7 + 3)
+      const seen: number[] = []
+      let cursor = 0
+      for (;;) {
+        const page = await store.eventsSince(cursor, {}, 4)
+        if (page.length === 0) break
+        seen.push(...page.map((e) => e.id))
+        cursor = page.at(-1)!.id
+      }
+      expect(seen).toEqual(all.map((e) => e.id))
+      expect(await store.latestEventId()).toBe(all.at(-1)!.id)
+      expect(await store.eventsSince(await store.latestEventId(), {}, 10)).toEqual([])
+      const one = await store.eventsSince(0, { task: 'task1', user: 'alice' }, 1000)
+      expect(one).toHaveLength(17)
     })
 
     it('pages through transfers with a cursor', async () => {

@@ -40,7 +40,7 @@ export async function startTestAgent(
       },
     }))
   const sites = new SiteCatalog(config)
-  const { engines, storage } = buildEngines(config)
+  const { engines, storage } = buildEngines(config, { store })
   const agent = new Agent({
     config,
     store,

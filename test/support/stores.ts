@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { openStore } from '../../src/store/open.js'
 import type { Store, StorePolicy } from '../../src/store/types.js'
+import { startTestPostgres, type TestPostgres } from './postgres.js'
 
 /** A way to get a fresh, migrated store of one dialect: store tests run against each. */
 export interface StoreFactory {
@@ -18,7 +19,38 @@ export const sqliteFactory: StoreFactory = {
   },
 }
 
-/** Every dialect available in this run (PostgreSQL joins when the test setup provides one). */
+/** One server per test file, started on first use; a database migrated once serves as the template. */
+let shared: Promise<TestPostgres> | null = null
+let databases = 0
+
+function sharedPostgres(): Promise<TestPostgres> {
+  shared ??= (async () => {
+    const server = await startTestPostgres()
+    const store = await openStore(await server.createDatabase('aso_template'))
+    await store.close()
+    return server
+  })()
+  return shared
+}
+
+/** Each store a new database, copied from the migrated template (fast, and already at the latest schema). */
+export const postgresFactory: StoreFactory = {
+  name: 'postgres',
+  async open(policy) {
+    const server = await sharedPostgres()
+    const url = await server.createDatabase(`aso_${++databases}`, 'aso_template')
+    return openStore(url, policy ? { policy } : {})
+  },
+}
+
+/** Stops the PostgreSQL server the factory started (call from afterAll). */
+export async function closeStoreFactories(): Promise<void> {
+  const s = shared
+  shared = null
+  if (s) await (await s).remove()
+}
+
+/** Every dialect: SQLite, and PostgreSQL on a server the test setup starts itself. */
 export function storeFactories(): StoreFactory[] {
-  return [sqliteFactory]
+  return [sqliteFactory, postgresFactory]
 }

@@ -4,10 +4,11 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { accessSync, constants } from 'node:fs'
-import { chmod, chown, mkdir, open, readFile, writeFile } from 'node:fs/promises'
+import { chmod, chown, copyFile, mkdir, open, readdir, readFile, writeFile } from 'node:fs/promises'
 import net from 'node:net'
 import path from 'node:path'
 import { runChild } from '../../src/engines/local/child-process.js'
+import type { TestPki } from './pki.js'
 
 export interface XrootdSite {
   name: string
@@ -16,6 +17,10 @@ export interface XrootdSite {
   url: string
   /** the site's oss.localroot */
   dataDir: string
+  /** with `https`: the XrdHttp port (WebDAV, and HTTP-TPC unless `tpc: false`) */
+  httpsPort?: number
+  /** with `https`: https://localhost:PORT (the host certificate is for localhost) */
+  httpsUrl?: string
   stop(): Promise<void>
   /** stops the server and starts it again on the same port */
   restart(): Promise<void>
@@ -29,6 +34,17 @@ export interface XrootdSiteOptions {
   tpc?: boolean
   /** how long to wait for the server to answer (default 15 s) */
   readyTimeoutMs?: number
+  /**
+   * also serve HTTPS (XrdHttp) with this PKI's host certificate, on `https.port` or a free port;
+   * HTTP-TPC (COPY) is on when `tpc` is (storage-lab.md section 2: the TPC handler needs TLS)
+   */
+  https?: { pki: TestPki; port?: number }
+  /**
+   * a small disk: the directory `dir` of the site (e.g. `/store/user/erin`) is a tmpfs of `size` (e.g. `1m`)
+   * mounted in the server's own mount namespace (`unshare -m`, so root only); writes past it fail with ENOSPC.
+   * This process does not see that tmpfs: read what the server wrote there through the server.
+   */
+  smallDisk?: { dir: string; size: string }
 }
 
 const TOOLS: Record<string, string> = {
@@ -121,8 +137,15 @@ export async function startXrootdSite(opts: XrootdSiteOptions): Promise<XrootdSi
   const outFile = path.join(logDir, 'xrootd.out')
   const port = opts.port ?? (await freePort())
   const tpc = opts.tpc ?? true
+  const httpsPort = opts.https ? (opts.https.port ?? (await freePort())) : undefined
 
   for (const dir of [dataDir, runDir, logDir]) await mkdir(dir, { recursive: true })
+  if (opts.smallDisk) {
+    if (!isRoot())
+      throw new Error('an XRootD site with a small disk needs root (it mounts a tmpfs in unshare -m)')
+    await mkdir(path.join(dataDir, opts.smallDisk.dir), { recursive: true })
+  }
+  const tlsLines = opts.https ? await httpsConfig(siteDir, opts.https.pki, httpsPort!, tpc) : []
   const cfg = [
     `xrd.port ${port}`,
     'all.export /',
@@ -132,6 +155,7 @@ export async function startXrootdSite(opts: XrootdSiteOptions): Promise<XrootdSi
     'xrootd.chksum adler32',
     // an absolute pgm and --server, or TPC fails (storage-lab.md); autorm removes what a failed TPC left
     ...(tpc ? [`ofs.tpc autorm pgm ${xrdcp} --server`] : []),
+    ...tlsLines,
     '',
   ].join('\n')
   await writeFile(cfgFile, cfg)
@@ -148,6 +172,7 @@ export async function startXrootdSite(opts: XrootdSiteOptions): Promise<XrootdSi
     port,
     url: `root://127.0.0.1:${port}`,
     dataDir,
+    ...(httpsPort ? { httpsPort, httpsUrl: `https://localhost:${httpsPort}` } : {}),
     stop: async () => {
       const p = proc
       proc = undefined
@@ -182,12 +207,20 @@ export async function startXrootdSite(opts: XrootdSiteOptions): Promise<XrootdSi
       file = 'xrootd'
       args = isRoot() ? ['-R', 'xrootd', ...xrootdArgs] : xrootdArgs
     }
+    if (opts.smallDisk) {
+      // unshare and sh exec what follows: the server keeps this child's pid (and setpriv's death signal)
+      const { uid, gid } = xrootdUser()
+      const mount = `mount -t tmpfs -o size=${opts.smallDisk.size},uid=${uid},gid=${gid},mode=0755 tmpfs "$0" && exec "$@"`
+      args = ['-m', '--', 'sh', '-c', mount, path.join(dataDir, opts.smallDisk.dir), file, ...args]
+      file = 'unshare'
+    }
     const p = spawn(file, args, { stdio: ['ignore', out.fd, out.fd] })
     await out.close()
     running.add(p)
     p.once('exit', () => running.delete(p))
     try {
       await waitReady(p, site.url, opts.readyTimeoutMs ?? 15_000)
+      if (httpsPort) await waitListening(p, httpsPort, opts.readyTimeoutMs ?? 15_000)
     } catch (err) {
       if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL')
       running.delete(p)
@@ -215,6 +248,51 @@ async function waitReady(proc: ChildProcess, url: string, timeoutMs: number): Pr
     if (r.code === 0) return
     last = r.stderr.trim()
     if (Date.now() >= deadline) throw new Error(`not ready after ${timeoutMs} ms (last probe: ${last})`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+/**
+ * XrdHttp lines for a site (storage-lab.md section 2), after copying the host certificate, its key and the
+ * CA directory into the site, where user xrootd can read them (the key mode 400, as XrdTls requires).
+ */
+async function httpsConfig(siteDir: string, pki: TestPki, port: number, tpc: boolean): Promise<string[]> {
+  const pkiDir = path.join(siteDir, 'pki')
+  const certDir = path.join(pkiDir, 'certificates')
+  await mkdir(certDir, { recursive: true })
+  const cert = path.join(pkiDir, 'hostcert.pem')
+  const key = path.join(pkiDir, 'hostkey.pem')
+  await copyFile(pki.host.certPath, cert)
+  await copyFile(pki.host.keyPath, key)
+  await chmod(key, 0o400)
+  for (const name of await readdir(pki.caDir))
+    await copyFile(path.join(pki.caDir, name), path.join(certDir, name))
+  return [
+    `xrd.protocol XrdHttp:${port} libXrdHttp.so`,
+    // the TPC handler is only loaded when TLS is configured; without it COPY answers an error
+    ...(tpc ? ['http.exthandler xrdtpc libXrdHttpTPC.so'] : []),
+    `xrd.tls ${cert} ${key}`,
+    `xrd.tlsca certdir ${certDir}`,
+  ]
+}
+
+async function waitListening(proc: ChildProcess, port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    if (proc.exitCode !== null || proc.signalCode !== null) {
+      throw new Error(
+        `xrootd exited (code ${proc.exitCode}, signal ${proc.signalCode}) before HTTPS answered`,
+      )
+    }
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, '127.0.0.1', () => {
+        socket.destroy()
+        resolve(true)
+      })
+      socket.once('error', () => resolve(false))
+    })
+    if (ok) return
+    if (Date.now() >= deadline) throw new Error(`HTTPS port ${port} not listening after ${timeoutMs} ms`)
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
 }

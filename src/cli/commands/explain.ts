@@ -1,19 +1,11 @@
-import { AsoError } from '../../domain/errors.js'
-import { explainTransfer } from '../../reports/explain.js'
-import { type GlobalOptions, openApp } from '../app.js'
+import { type BackendOptions, openBackend } from '../backend.js'
 import { bytes, iso, table } from '../format.js'
 
 /** `aso explain ID`: the record, its timeline, and why it is where it is. */
-export async function explainCommand(id: string, opts: GlobalOptions & { json?: boolean }) {
-  const app = await openApp(opts)
+export async function explainCommand(id: string, opts: BackendOptions & { json?: boolean }) {
+  const backend = await openBackend(opts)
   try {
-    const record = await app.store.get(id)
-    if (!record)
-      throw new AsoError(
-        'not-found',
-        `no transfer with id ${id}; ids are 32 hex digits (see aso status --json or the inject output)`,
-      )
-    const e = await explainTransfer(app.store, app.sites, app.config, record)
+    const e = await backend.explain(id)
     if (opts.json) {
       process.stdout.write(`${JSON.stringify(e, null, 2)}\n`)
       return
@@ -46,6 +38,6 @@ export async function explainCommand(id: string, opts: GlobalOptions & { json?: 
       )}\n`,
     )
   } finally {
-    await app.close()
+    await backend.close()
   }
 }

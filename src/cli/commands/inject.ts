@@ -1,15 +1,13 @@
 import { createReadStream } from 'node:fs'
 import { createInterface } from 'node:readline'
-import { AsoError, type FieldError } from '../../domain/errors.js'
-import { MAX_BATCH, validateRequest } from '../../domain/request.js'
-import type { InjectItem, InjectResult } from '../../store/types.js'
-import { type GlobalOptions, localIdentity, openApp, requestContext } from '../app.js'
+import type { InjectItemResult } from '../../api/schemas.js'
+import { AsoError } from '../../domain/errors.js'
+import { MAX_BATCH } from '../../domain/request.js'
+import { type BackendOptions, openBackend } from '../backend.js'
 import { CliExit, EXIT } from '../exit.js'
 
-interface LineResult extends InjectResult {
+interface LineResult extends InjectItemResult {
   line: number
-  /** every problem of a rejected line (`error` is the first) */
-  errors?: FieldError[]
 }
 
 async function* lines(source: string): AsyncGenerator<string> {
@@ -24,19 +22,17 @@ async function* lines(source: string): AsyncGenerator<string> {
 }
 
 /** `aso inject FILE.jsonl|-`: one request per line; valid lines are stored, each line's result printed. */
-export async function injectCommand(source: string, opts: GlobalOptions & { json?: boolean }): Promise<void> {
-  const app = await openApp(opts)
+export async function injectCommand(
+  source: string,
+  opts: BackendOptions & { json?: boolean },
+): Promise<void> {
+  const backend = await openBackend(opts)
   try {
-    const ctx = requestContext(app.config, app.sites, localIdentity(app.config))
     const results: LineResult[] = []
-    let batch: (InjectItem & { line: number })[] = []
+    let batch: { raw: unknown; line: number }[] = []
     const flush = async () => {
       if (!batch.length) return
-      const stored = await app.store.inject(batch, {
-        now: Date.now(),
-        actor: `cli:${ctx.caller.name}`,
-        maxAttempts: app.config.retry.maxAttempts,
-      })
+      const stored = await backend.inject(batch.map((b) => b.raw))
       for (const [i, r] of stored.entries()) results.push({ ...r, line: batch[i]!.line })
       batch = []
     }
@@ -52,12 +48,7 @@ export async function injectCommand(source: string, opts: GlobalOptions & { json
         results.push({ line: n, id: null, status: 'rejected', error, errors: [error] })
         continue
       }
-      const v = validateRequest(raw, ctx)
-      if (!v.ok) {
-        results.push({ line: n, id: v.id, status: 'rejected', error: v.errors[0]!, errors: v.errors })
-        continue
-      }
-      batch.push({ id: v.id, request: v.request, line: n })
+      batch.push({ raw, line: n })
       if (batch.length >= MAX_BATCH) await flush()
     }
     await flush()
@@ -78,6 +69,6 @@ export async function injectCommand(source: string, opts: GlobalOptions & { json
     }
     if (rejected) throw new CliExit(EXIT.someFailed)
   } finally {
-    await app.close()
+    await backend.close()
   }
 }

@@ -1,15 +1,85 @@
 import { Agent } from '../../agent/runner.js'
+import { ChangeSignal } from '../../api/change-signal.js'
+import type { ApiServer } from '../../api/server.js'
+import { AsoError } from '../../domain/errors.js'
 import { type GlobalOptions, makeLogger, openApp } from '../app.js'
 import { buildEngines } from '../engines.js'
 
-/** `aso serve`: runs the agent loops until SIGINT/SIGTERM, then shuts down gracefully. */
-export async function serveCommand(opts: GlobalOptions & { logLevel?: string }) {
-  const app = await openApp(opts)
+export interface ServeOptions extends GlobalOptions {
+  logLevel?: string
+  /** HOST:PORT of the API (over api.listen) */
+  listen?: string
+  apiOnly?: boolean
+  agentOnly?: boolean
+  insecureDev?: boolean
+}
+
+/**
+ * `aso serve`: the agent loops and the HTTP API in one process (or one of them with --agent-only /
+ * --api-only) until SIGINT/SIGTERM, then a graceful shutdown. The API starts when api.tls is configured, or
+ * with --insecure-dev, --listen or --api-only.
+ */
+export async function serveCommand(opts: ServeOptions) {
+  if (opts.apiOnly && opts.agentOnly)
+    throw new AsoError('usage', '--api-only and --agent-only exclude each other')
   const log = makeLogger(opts.logLevel ?? (opts.debug ? 'debug' : 'info'))
-  const { engines, storage } = buildEngines(app.config)
-  const agent = new Agent({ config: app.config, store: app.store, sites: app.sites, engines, storage, log })
-  await agent.start()
-  log.info({ agent: agent.id, database: app.config.database.replace(/:[^:@/]*@/, ':***@') }, 'agent started')
+  // the store reports lost and restored database connections in the agent's log
+  const app = await openApp(opts, { log })
+  const wantApi =
+    !opts.agentOnly &&
+    (opts.apiOnly || opts.insecureDev || opts.listen !== undefined || app.config.api.tls !== undefined)
+  const changes = new ChangeSignal()
+  let agent: Agent | undefined
+  let api: ApiServer | undefined
+  try {
+    if (!opts.apiOnly) {
+      const { engines, storage } = buildEngines(app.config, {
+        store: app.store,
+        log: log.child({ engine: 'fts3' }),
+      })
+      agent = new Agent({
+        config: app.config,
+        store: app.store,
+        sites: app.sites,
+        engines,
+        storage,
+        log,
+        // event streams and long-polls of this process hear of outcomes at once
+        onProgress: () => changes.notify(),
+      })
+      await agent.start()
+      log.info(
+        { agent: agent.id, database: app.config.database.replace(/:[^:@/]*@/, ':***@') },
+        'agent started',
+      )
+    }
+    if (wantApi) {
+      // loaded only here: Fastify, OpenAPI and prom-client would slow every other command's start
+      const { startApiServer } = await import('../../api/server.js')
+      api = await startApiServer({
+        config: app.config,
+        store: app.store,
+        sites: app.sites,
+        insecureDev: opts.insecureDev === true,
+        ...(opts.listen !== undefined ? { listen: opts.listen } : {}),
+        ...(agent ? { agent } : {}),
+        changes,
+        log,
+      })
+      log.info(
+        { url: api.url, openapi: `${api.url}/api/openapi.json`, insecureDev: opts.insecureDev === true },
+        'API listening',
+      )
+    } else if (!opts.agentOnly) {
+      log.info(
+        'API not started: configure api.tls in aso.yaml, or run aso serve --insecure-dev for a trial on this machine',
+      )
+    }
+  } catch (e) {
+    await agent?.stop()
+    await app.close()
+    throw e
+  }
   await new Promise<void>((resolve) => {
     let stopping = false
     const stop = (signal: string) => {
@@ -22,9 +92,13 @@ export async function serveCommand(opts: GlobalOptions & { logLevel?: string }) 
         { signal, grace: app.config.agent.shutdownGrace },
         'stopping: no new claims, letting running copies finish',
       )
-      agent
-        .stop()
-        .catch((e) => log.error({ err: e }, 'error during shutdown'))
+      // the API first: no new work arrives while the agent winds down
+      ;(api?.close() ?? Promise.resolve())
+        .then(() => agent?.stop())
+        .catch((e) => {
+          log.error({ err: e }, 'error during shutdown')
+          process.exitCode = 1
+        })
         .finally(resolve)
     }
     process.once('SIGINT', () => stop('SIGINT'))

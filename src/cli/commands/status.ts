@@ -1,13 +1,15 @@
 import { TRANSFER_STATES } from '../../domain/states.js'
-import { statusReport } from '../../reports/status.js'
-import { type GlobalOptions, openApp } from '../app.js'
+import { type BackendOptions, openBackend } from '../backend.js'
 import { bytes, stateLine, table } from '../format.js'
 
 /** `aso status`: counts per state, per link and per user. */
-export async function statusCommand(opts: GlobalOptions & { user?: string; task?: string; json?: boolean }) {
-  const app = await openApp(opts)
+export async function statusCommand(opts: BackendOptions & { user?: string; task?: string; json?: boolean }) {
+  const backend = await openBackend(opts)
   try {
-    const report = await statusReport(app.store, { user: opts.user, task: opts.task })
+    const report = await backend.status({
+      ...(opts.user !== undefined ? { user: opts.user } : {}),
+      ...(opts.task !== undefined ? { task: opts.task } : {}),
+    })
     if (opts.json) {
       process.stdout.write(`${JSON.stringify(report, null, 2)}\n`)
       return
@@ -35,6 +37,6 @@ export async function statusCommand(opts: GlobalOptions & { user?: string; task?
       )
     }
   } finally {
-    await app.close()
+    await backend.close()
   }
 }

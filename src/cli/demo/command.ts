@@ -5,10 +5,13 @@ import { AsoError } from '../../domain/errors.js'
 import { type FailureClass, hintFor } from '../../domain/failures.js'
 import { CliExit, EXIT } from '../exit.js'
 import { bytes, stateLine, table } from '../format.js'
+import { demoDatabase } from './database.js'
 import { planDemo } from './plan.js'
 import { type Progress, runDemo } from './run.js'
 
 interface DemoOptions {
+  /** --db: a PostgreSQL database (the run gets a schema of its own there) or an SQLite path */
+  db?: string
   dir?: string
   files?: string
   json?: boolean
@@ -36,7 +39,15 @@ export async function demoCommand(opts: DemoOptions): Promise<void> {
     if (!opts.json) process.stdout.write(`${line}\n`)
   }
   say(`aso demo in ${dir}: 3 sites, 3 users, ${files} job outputs`)
-  const plan = await planDemo(dir, files)
+  const database = await demoDatabase(opts.db)
+  say(`database: ${database.description}`)
+  let plan: Awaited<ReturnType<typeof planDemo>>
+  try {
+    plan = await planDemo(dir, files, database.url)
+  } catch (e) {
+    await database.drop()
+    throw e
+  }
   say(
     `planted: ${[...plan.expectedFailures.values()].filter((c) => c === 'permanent-source').length} bad sources (missing or wrong checksum), ` +
       `${[...plan.expectedFailures.values()].filter((c) => c === 'permanent-destination').length} files to a read-only directory, 1 transient fault`,
@@ -95,6 +106,8 @@ export async function demoCommand(opts: DemoOptions): Promise<void> {
     if (summary.surprises.length) throw new CliExit(EXIT.someFailed)
   } finally {
     await plan.undo()
+    if (opts.keep || opts.dir) say(`kept: ${database.description}`)
+    else await database.drop()
     if (!opts.dir && !opts.keep) await rm(dir, { recursive: true, force: true })
   }
 }

@@ -77,11 +77,11 @@ async function makeUnwritable(dir: string): Promise<() => Promise<void>> {
   }
 }
 
-/** Lays out three sites, three users' job outputs and the planted faults; writes aso.yaml. */
-export async function planDemo(dir: string, files: number): Promise<DemoPlan> {
+/** Lays out three sites, three users' job outputs and the planted faults; writes aso.yaml (its own SQLite by default). */
+export async function planDemo(dir: string, files: number, database?: string): Promise<DemoPlan> {
   const sitesDir = path.join(dir, 'sites')
   const config = {
-    database: `sqlite:${path.join(dir, 'aso.db')}`,
+    database: database ?? `sqlite:${path.join(dir, 'aso.db')}`,
     engine: 'local',
     instance: 'demo',
     sites: Object.fromEntries(

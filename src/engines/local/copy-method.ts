@@ -1,4 +1,4 @@
-import type { Endpoint, EngineFile } from '../types.js'
+import type { Endpoint, EngineFile, TransferCredentials } from '../types.js'
 
 /** One file to copy by one method: the ends are already chosen, the destination's overwrite question settled. */
 export interface CopyTask {
@@ -10,15 +10,21 @@ export interface CopyTask {
 }
 
 /** What a method reports for one file. The engine verifies the destination unless `verified` says it did. */
-export type CopyResult =
+export type CopyResult = (
   | { ok: true; bytes: number; verified?: { size: number; adler32: string } }
   | { ok: false; reason: string }
+) & {
+  /** the method that really moved the bytes, when a method fell back to another (HTTP-TPC to streamed) */
+  method?: string
+}
 
 export interface CopyContext {
   /** how many copies (or processes) the method may run at once for this batch */
   concurrency: number
   /** extra environment for child processes (credentials, CA directory) */
   env: Record<string, string>
+  /** the job's user credentials, for methods that talk to storage themselves (HTTP) */
+  credentials?: TransferCredentials
 }
 
 /**

@@ -12,6 +12,9 @@ import { AsyncQueue } from './async-queue.js'
 import { killAllChildren } from './child-process.js'
 import type { CopyMethod, CopyResult, CopyTask } from './copy-method.js'
 import { fileCopy } from './file-copy.js'
+import { gfalCopy } from './gfal.js'
+import { httpStream } from './http-stream.js'
+import { httpTpc } from './http-tpc.js'
 import { chooseMethods } from './method-choice.js'
 import { StorageError } from './protocol.js'
 import { StorageRegistry } from './storage.js'
@@ -72,7 +75,7 @@ export class LocalEngine implements TransferEngine {
   private idle: (() => void) | null = null
 
   constructor(private readonly opts: LocalEngineOptions) {
-    this.methods = opts.methods ?? [fileCopy, ...xrootMethods()]
+    this.methods = opts.methods ?? [fileCopy, httpTpc, ...xrootMethods(), httpStream, gfalCopy]
     this.storage = opts.storage ?? new StorageRegistry()
   }
 
@@ -244,7 +247,7 @@ export class LocalEngine implements TransferEngine {
     const reports: Promise<void>[] = []
     await unit.method.run(
       ready.map((r) => r.task),
-      { concurrency: ready.length, env: this.opts.env ?? {} },
+      { concurrency: ready.length, env: this.opts.env ?? {}, credentials: unit.job.job.credentials },
       (task, result) => {
         const run = byTask.get(task)
         if (run) reports.push(this.settle(unit, run, task, result))
@@ -271,12 +274,14 @@ export class LocalEngine implements TransferEngine {
       const existing = await this.storage.stat(task.destination.url, {
         scope: 'DESTINATION',
         signal: task.signal,
+        credentials: job.credentials,
       })
       if (!existing) return 'write'
       if (existing.size === task.file.size) {
         const sum = await this.storage.adler32(task.destination.url, {
           scope: 'DESTINATION',
           signal: task.signal,
+          credentials: job.credentials,
         })
         if (sum === task.file.adler32) {
           return { result: 'done', reason: 'already at destination with matching size and adler32' }
@@ -295,20 +300,19 @@ export class LocalEngine implements TransferEngine {
   }
 
   private async settle(unit: Unit, run: FileRun, task: CopyTask, result: CopyResult): Promise<void> {
+    // a method that fell back to another (HTTP-TPC to streamed) says which one moved the bytes
+    const method = result.method ?? unit.method.name
+    const at = { scope: 'DESTINATION' as const, credentials: unit.job.job.credentials }
     if (!result.ok) {
       const stopped = run.stopCause ? this.stoppedOutcome(run.stopCause) : null
-      this.finish(
-        unit.job,
-        run,
-        stopped ?? { result: 'failed', reason: result.reason, method: unit.method.name },
-      )
+      this.finish(unit.job, run, stopped ?? { result: 'failed', reason: result.reason, method })
       return
     }
     let verified = result.verified
     try {
       if (!verified) {
-        const s = await this.storage.stat(task.destination.url, { scope: 'DESTINATION' })
-        const sum = s ? await this.storage.adler32(task.destination.url, { scope: 'DESTINATION' }) : ''
+        const s = await this.storage.stat(task.destination.url, at)
+        const sum = s ? await this.storage.adler32(task.destination.url, at) : ''
         verified = { size: s?.size ?? -1, adler32: sum }
       }
       let reason: string | null = null
@@ -319,19 +323,19 @@ export class LocalEngine implements TransferEngine {
       }
       if (reason) {
         // a corrupted copy is never DONE and never stays (invariant 4)
-        await this.storage.remove(task.destination.url, { scope: 'DESTINATION' })
-        this.finish(unit.job, run, { result: 'failed', reason, method: unit.method.name })
+        await this.storage.remove(task.destination.url, at)
+        this.finish(unit.job, run, { result: 'failed', reason, method })
         return
       }
       this.finish(unit.job, run, {
         result: 'done',
-        reason: `copied by ${unit.method.name}, size and adler32 verified`,
-        method: unit.method.name,
+        reason: `copied by ${method}, size and adler32 verified`,
+        method,
         bytes: verified.size,
       })
     } catch (e) {
       const reason = e instanceof StorageError ? e.reason : `DESTINATION [5] ${(e as Error).message}`
-      this.finish(unit.job, run, { result: 'failed', reason, method: unit.method.name })
+      this.finish(unit.job, run, { result: 'failed', reason, method })
     }
   }
 

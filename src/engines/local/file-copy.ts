@@ -1,5 +1,7 @@
-import { mkdir, open, rename, rm } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { type FileHandle, mkdir, open, readdir, rename, rm } from 'node:fs/promises'
 import path from 'node:path'
+import type { IHasher } from 'hash-wasm'
 import { acquireAdler32, releaseAdler32 } from './adler32.js'
 import type { CopyContext, CopyMethod, CopyResult, CopyTask } from './copy-method.js'
 import { filePath, fsError } from './file-protocol.js'
@@ -7,9 +9,77 @@ import { StorageError } from './protocol.js'
 
 const CHUNK = 4 << 20
 
-/** Where a copy is written before it is verified and renamed into place; the same for every attempt. */
+/**
+ * Moves the bytes: reads chunk n+1 while chunk n is hashed and written (three rotating buffers, one write
+ * in flight), so reading, hashing and writing overlap. Returns the bytes copied.
+ */
+async function pump(
+  input: FileHandle,
+  output: FileHandle,
+  task: CopyTask,
+  hasher: IHasher,
+  src: string,
+  part: string,
+): Promise<number> {
+  // a small file needs small buffers: 4 MiB buffers per 10 KiB file would be all the work
+  const size = Math.min(CHUNK, Math.max(64 * 1024, task.file.size + 1))
+  const buffers = [Buffer.allocUnsafe(size), Buffer.allocUnsafe(size), Buffer.allocUnsafe(size)]
+  const readAt = (i: number) =>
+    input.read(buffers[i % 3]!, 0, size, null).catch((e) => {
+      throw fsError(e, 'SOURCE', `read ${src}`)
+    })
+  let writing: Promise<unknown> = Promise.resolve()
+  let reading = readAt(0)
+  let bytes = 0
+  try {
+    for (let i = 0; ; i++) {
+      task.signal.throwIfAborted()
+      const { bytesRead } = await reading
+      if (bytesRead === 0) break
+      // buffer i+1 was last written at i-2, and that write ended before write i-1 began
+      reading = readAt(i + 1)
+      const chunk = buffers[i % 3]!.subarray(0, bytesRead)
+      hasher.update(chunk)
+      await writing
+      writing = output.write(chunk, 0, bytesRead).catch((e) => {
+        throw fsError(e, 'DESTINATION', `write ${part}`)
+      })
+      bytes += bytesRead
+    }
+    await writing
+  } finally {
+    // on an abort or an error, let the read and write in flight end before the files are closed; their
+    // own errors are already reported (or superseded by the one being thrown)
+    await Promise.allSettled([reading, writing])
+  }
+  return bytes
+}
+
+/**
+ * Where a copy is written before it is verified and renamed into place: a name of its own per run, created
+ * exclusively, so two writers (should fencing ever fail) can never share one file.
+ */
 export function partPath(destination: string): string {
-  return path.join(path.dirname(destination), `.${path.basename(destination)}.aso-part`)
+  return path.join(
+    path.dirname(destination),
+    `.${path.basename(destination)}.${randomBytes(4).toString('hex')}.aso-part`,
+  )
+}
+
+/** Removes the part files earlier runs of a destination left behind (a crashed agent's, say). */
+export async function removePartFiles(destination: string): Promise<void> {
+  const dir = path.dirname(destination)
+  const prefix = `.${path.basename(destination)}.`
+  let names: string[]
+  try {
+    names = await readdir(dir)
+  } catch {
+    // no directory: no leftovers
+    return
+  }
+  for (const n of names) {
+    if (n.startsWith(prefix) && n.endsWith('.aso-part')) await rm(path.join(dir, n), { force: true })
+  }
 }
 
 /**
@@ -31,34 +101,27 @@ async function copyOne(task: CopyTask): Promise<CopyResult> {
       await mkdir(path.dirname(dst), { recursive: true }).catch((e) => {
         throw fsError(e, 'DESTINATION', `mkdir ${path.dirname(dst)}`)
       })
-      const output = await open(part, 'w', 0o644).catch((e) => {
+      // a retry or a resumed run owns the destination now: what earlier runs left is garbage
+      if (task.file.ownsDestination) await removePartFiles(dst)
+      const output = await open(part, 'wx', 0o644).catch((e) => {
         throw fsError(e, 'DESTINATION', `create ${part}`)
       })
       written = true
       let bytes = 0
       try {
-        let current = Buffer.allocUnsafe(CHUNK)
-        let spare = Buffer.allocUnsafe(CHUNK)
-        let pending = input.read(current, 0, CHUNK, null)
-        for (;;) {
-          task.signal.throwIfAborted()
-          const { bytesRead } = await pending.catch((e) => {
-            throw fsError(e, 'SOURCE', `read ${src}`)
-          })
-          if (bytesRead === 0) break
-          const chunk = current.subarray(0, bytesRead)
-          // read the next chunk while this one is hashed and written
-          ;[current, spare] = [spare, current]
-          pending = input.read(current, 0, CHUNK, null)
-          hasher.update(chunk)
-          await output.write(chunk, 0, bytesRead).catch((e) => {
-            throw fsError(e, 'DESTINATION', `write ${part}`)
-          })
-          bytes += bytesRead
-        }
+        bytes = await pump(input, output, task, hasher, src, part)
         await output.sync().catch((e) => {
           throw fsError(e, 'DESTINATION', `fsync ${part}`)
         })
+        // what is on disk, not what we meant to write
+        const onDisk = (await output.stat()).size
+        if (onDisk !== bytes) {
+          throw new StorageError(
+            'DESTINATION',
+            22,
+            `Source and destination file size mismatch (${bytes} != ${onDisk})`,
+          )
+        }
       } finally {
         await output.close()
       }

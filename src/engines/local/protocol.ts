@@ -1,4 +1,5 @@
 /** Storage operations the built-in engine, the cleaner and the killer need, one implementation per scheme. */
+import type { TransferCredentials } from '../types.js'
 
 export interface StatResult {
   size: number
@@ -31,6 +32,8 @@ export interface StorageOptions {
   signal?: AbortSignal
   /** which end of a transfer this URL is, for the scope of error reasons */
   scope?: 'SOURCE' | 'DESTINATION'
+  /** the user's credentials, where the storage asks for them (HTTP); absent: anonymous */
+  credentials?: TransferCredentials
 }
 
 export interface ProtocolHandler {

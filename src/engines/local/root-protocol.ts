@@ -113,6 +113,15 @@ export async function rootAdler32(url: string, opts: XrdfsOptions = {}): Promise
   return m[1]!.toLowerCase().padStart(8, '0')
 }
 
+/** Free bytes of the space holding `url` (`xrdfs spaceinfo`). */
+export async function rootFreeBytes(url: string, opts: XrdfsOptions = {}): Promise<number> {
+  const u = parseRootUrl(url, opts.scope)
+  const out = await xrdfs(u.server, ['spaceinfo', u.path], opts)
+  const m = /^Free:\s+(\d+)/m.exec(out)
+  if (!m) throw new StorageError(opts.scope ?? 'TRANSFER', 5, `Unexpected spaceinfo answer: ${out.trim()}`)
+  return Number(m[1])
+}
+
 /** Removes a file; a file already gone is not an error. */
 export async function rootRemove(url: string, opts: XrdfsOptions = {}): Promise<void> {
   const u = parseRootUrl(url, opts.scope)

@@ -1,6 +1,8 @@
 import type { Endpoint } from '../types.js'
-import { partPath } from './file-copy.js'
+import { removePartFiles } from './file-copy.js'
 import { filePath, fileProtocol } from './file-protocol.js'
+import { gfalProtocol } from './gfal-protocol.js'
+import { httpProtocol } from './http-protocol.js'
 import { type ProtocolHandler, StorageError, type StorageOptions } from './protocol.js'
 import { rootProtocol } from './root-protocol.js'
 
@@ -8,7 +10,9 @@ import { rootProtocol } from './root-protocol.js'
 export class StorageRegistry {
   private readonly handlers = new Map<string, ProtocolHandler>()
 
-  constructor(handlers: readonly ProtocolHandler[] = [fileProtocol, rootProtocol]) {
+  constructor(
+    handlers: readonly ProtocolHandler[] = [fileProtocol, rootProtocol, httpProtocol, gfalProtocol],
+  ) {
     for (const h of handlers) for (const s of h.schemes) this.handlers.set(s, h)
   }
 
@@ -49,8 +53,7 @@ export class StorageRegistry {
     for (const d of destinations) {
       if (!this.handlers.has(d.scheme)) continue
       await this.remove(d.url, { scope: 'DESTINATION' })
-      if (d.scheme === 'file')
-        await this.remove(`file://${partPath(filePath(d.url))}`, { scope: 'DESTINATION' })
+      if (d.scheme === 'file') await removePartFiles(filePath(d.url))
     }
   }
 }

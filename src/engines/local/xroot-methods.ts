@@ -17,6 +17,8 @@ import {
   parseRootUrl,
   type RootUrl,
   rootAdler32,
+  rootDirname,
+  rootFreeBytes,
   rootMkdirs,
   rootRemove,
   rootStat,
@@ -179,6 +181,21 @@ async function verifyDestination(task: CopyTask, dst: End, env: Record<string, s
   }
 }
 
+/** `DESTINATION [28] ...` when the destination's space has less room than the file needs; null otherwise. */
+async function noRoomFor(task: CopyTask, dst: End, env: Record<string, string>): Promise<string | null> {
+  if (dst.kind !== 'root') return null
+  const dir = rootDirname(dst.url)
+  try {
+    const free = await rootFreeBytes(rootUrlString(dir), { scope: 'DESTINATION', env })
+    if (free >= task.file.size) return null
+    return `DESTINATION [28] No space left on device: ${free} bytes free in ${dir.path}, ${task.file.size} needed`
+  } catch (err) {
+    // a server that cannot say leaves the tool's own reason standing
+    void err
+    return null
+  }
+}
+
 /** Reports one file from its destination; `callReason` is what the tool said, used only as the reason. */
 async function settle(
   task: CopyTask,
@@ -196,7 +213,10 @@ async function settle(
   if (v.kind === 'mismatch') await removeLeftover(dst, env)
   let reason =
     callReason ?? (v.kind === 'missing' ? 'TRANSFER [5] Destination missing after the copy' : v.reason)
-  if (v.kind === 'mismatch' || /^\w+ \[5\].*checksum/i.test(reason)) {
+  // xrdcp --cksum reports a destination that ran out of space as "CheckSum error" (rc 53): ask it for room
+  const full = callReason && /CheckSum error/i.test(callReason) ? await noRoomFor(task, dst, env) : null
+  if (full) reason = full
+  else if (v.kind === 'mismatch' || /^\w+ \[5\].*checksum/i.test(reason)) {
     // was it the source that differs from what the job wrote? (a permanent failure, not a bad copy)
     const problem = await checkSource(task, src, env)
     if (problem?.startsWith('SOURCE [5]')) reason = problem

@@ -22,6 +22,8 @@ export function registerJobSubmitRoutes(ctx: SimContext): void {
     const job = buildJob(body, { caller, now, submitHost: ctx.submitHost })
     ctx.store.insert(job)
     ctx.scheduler.wake()
+    const hold = ctx.faults.takeHold()
+    if (hold > 0) await new Promise((resolve) => setTimeout(resolve, hold))
     if (ctx.faults.takeDrop()) {
       // the job exists; the client never hears so
       reply.hijack()

@@ -1,6 +1,8 @@
 import type { Migration, MigrationProvider } from 'kysely'
 import type { DialectName } from '../dialect.js'
 import { initial } from './0001-initial.js'
+import { webhooks } from './0002-webhooks.js'
+import { eventCommitOrder } from './0003-event-commit-order.js'
 
 /**
  * Every migration, in order, written once for both dialects (`dialect` picks the few words that differ).
@@ -9,6 +11,8 @@ import { initial } from './0001-initial.js'
 function migrations(dialect: DialectName): Record<string, Migration> {
   return {
     '0001_initial': initial(dialect),
+    '0002_webhooks': webhooks(dialect),
+    '0003_event_commit_order': eventCommitOrder(dialect),
   }
 }
 

@@ -3,6 +3,7 @@ import { applyCountDeltas, type CountDeltas, transition } from '../transition.js
 import type { Selector, StorePolicy } from '../types.js'
 import { cleanupOnEnd } from './cleanup-schedule.js'
 import { closeJobIfDone } from './submission.js'
+import { enqueueTerminalNotifications } from './webhook-outbox.js'
 
 /** Ids and states of the records a selector names (bounded by the caller's id list or one task). */
 async function select(trx: Trx, sel: Selector, states: string[]) {
@@ -51,6 +52,11 @@ export async function kill(
       deltas,
     )
     killed += changed.length
+    await enqueueTerminalNotifications(
+      trx,
+      changed.map((c) => c.id),
+      now,
+    )
   }
   for (const from of ['SUBMITTING', 'SUBMITTED'] as const) {
     const ids = rows.filter((r) => r.state === from).map((r) => r.id)
@@ -193,6 +199,11 @@ export async function confirmKilled(
     deltas,
   )
   await applyCountDeltas(trx, deltas)
+  await enqueueTerminalNotifications(
+    trx,
+    killed.map((c) => c.id),
+    now,
+  )
   for (const jobId of new Set(rows.map((r) => r.engine_job_id).filter((j): j is string => j !== null))) {
     await closeJobIfDone(trx, jobId, now)
   }

@@ -6,6 +6,7 @@ import { applyCountDeltas, type CountDeltas, type TransferUpdate, transition } f
 import type { OutcomePolicy, OutcomeSummary, StorePolicy } from '../types.js'
 import { cleanupOnEnd } from './cleanup-schedule.js'
 import { closeJobIfDone, markSubmittedIds } from './submission.js'
+import { enqueueTerminalNotifications } from './webhook-outbox.js'
 
 interface Current {
   id: string
@@ -16,6 +17,7 @@ interface Current {
   destination: string
   supersede_pending: number
   max_attempts: number
+  agent_id: string | null
 }
 
 interface Planned {
@@ -234,6 +236,7 @@ export async function recordOutcomes(
         'user',
         'destination',
         'supersede_pending',
+        'agent_id',
       ])
       .where('id', 'in', ids)
       .execute()
@@ -244,7 +247,13 @@ export async function recordOutcomes(
   const early = new Map<string, string[]>()
   for (const o of outcomes) {
     const row = current.get(o.transferId)
-    if (row?.state === 'SUBMITTING' && row.engine_job_id === o.jobId && Number(row.attempt) === o.attempt) {
+    const held = policy.holder === undefined || row?.agent_id === policy.holder
+    if (
+      held &&
+      row?.state === 'SUBMITTING' &&
+      row.engine_job_id === o.jobId &&
+      Number(row.attempt) === o.attempt
+    ) {
       early.set(o.jobId, [...(early.get(o.jobId) ?? []), o.transferId])
     }
   }
@@ -262,6 +271,7 @@ export async function recordOutcomes(
     if (
       !row ||
       seen.has(key) ||
+      (policy.holder !== undefined && row.agent_id !== policy.holder) ||
       row.engine_job_id !== o.jobId ||
       Number(row.attempt) !== o.attempt ||
       (row.state !== 'SUBMITTED' && row.state !== 'KILLING')
@@ -307,6 +317,11 @@ export async function recordOutcomes(
   for (const b of batches.values()) await apply(b.plan, b.ids, b.jobId)
   for (const s of singles) await apply(s.plan, [s.id], s.jobId)
   await applyCountDeltas(trx, deltas)
+  await enqueueTerminalNotifications(
+    trx,
+    summary.terminal.map((t) => t.id),
+    policy.now,
+  )
 
   for (const jobId of jobs) {
     if (!(await closeJobIfDone(trx, jobId, policy.now))) {

@@ -1,8 +1,9 @@
+import { sql } from 'kysely'
 import { AsoError } from '../../domain/errors.js'
 import { IN_FLIGHT_STATES, type TransferState } from '../../domain/states.js'
 import type { TransferRecord } from '../../domain/transfer.js'
 import { linkKey } from '../../domain/transfer.js'
-import { chunk, type Db } from '../dialect.js'
+import { chunk, type Db, type DialectName } from '../dialect.js'
 import { toRecord } from '../rows.js'
 import type { CountRow, EngineJobRow, HistoryEvent, ListFilter, WaitingQueue } from '../types.js'
 
@@ -58,12 +59,33 @@ export async function history(db: Db, id: string): Promise<HistoryEvent[]> {
   return rows.map(toEvent)
 }
 
+/**
+ * History rows after `afterId` in stream order, for SSE and `Last-Event-ID`. SQLite commits one writer at a
+ * time, so id order is commit order. On PostgreSQL a row with a lower id may commit after one with a higher id,
+ * so the stream is ordered by (writing transaction id, id) and holds only rows whose transactions are all below
+ * the snapshot's xmin, i.e. ended: a transaction that ends later has an xid at or above that horizon, so its
+ * rows sort after everything already streamed and a reader resuming from its last id never skips one.
+ */
 export async function eventsSince(
   db: Db,
+  dialect: DialectName,
   afterId: number,
   filter: { user?: string; task?: string },
   limit: number,
 ): Promise<HistoryEvent[]> {
+  if (dialect === 'postgres') {
+    const after = Math.max(0, Math.trunc(afterId))
+    const rows = await sql<Parameters<typeof toEvent>[0]>`
+      select id, at, transfer_id, "user", task, from_state, to_state, reason, attempt, engine_job_id, actor
+      from events
+      where (xid, id) > (coalesce((select xid from events where id = ${after}), '0'::xid8), ${after})
+        and xid < pg_snapshot_xmin(pg_current_snapshot())
+        ${filter.task ? sql`and task = ${filter.task}` : sql``}
+        ${filter.user ? sql`and "user" = ${filter.user}` : sql``}
+      order by xid, id
+      limit ${limit}`.execute(db)
+    return rows.rows.map(toEvent)
+  }
   let q = db.selectFrom('events').selectAll().where('id', '>', afterId)
   if (filter.task) q = q.where('task', '=', filter.task)
   if (filter.user) q = q.where('user', '=', filter.user)

@@ -50,18 +50,57 @@ export async function requeueLostJob(trx: Trx, jobId: string, reason: string, no
   return n
 }
 
-/** Moves a dead agent's open engine jobs (and their files) to `agentId`, with a history row per file. */
-export async function takeOverJobs(trx: Trx, deadAgentIds: readonly string[], agentId: string, now: number) {
-  if (deadAgentIds.length === 0) return []
-  const jobs = await trx
-    .updateTable('engine_jobs')
-    .set({ agent_id: agentId, last_progress_at: now })
-    .where('agent_id', 'in', [...deadAgentIds])
-    .where('state', 'in', ['SUBMITTING', 'SUBMITTED'])
-    .returning(['job_id'])
-    .execute()
-  const ids = jobs.map((j) => j.job_id)
-  for (const part of chunk(ids, 500)) {
+/** Open engine jobs whose holder is not among the live agents. */
+export async function orphanedJobs(
+  trx: Trx,
+  liveAgentIds: readonly string[],
+  limit: number,
+): Promise<string[]> {
+  let q = trx.selectFrom('engine_jobs').select('job_id').where('state', 'in', ['SUBMITTING', 'SUBMITTED'])
+  if (liveAgentIds.length) {
+    q = q.where((eb) => eb.or([eb('agent_id', 'is', null), eb('agent_id', 'not in', [...liveAgentIds])]))
+  }
+  const rows = await q.limit(limit).execute()
+  return rows.map((r) => r.job_id)
+}
+
+/**
+ * Moves open engine jobs (and their files) to `agentId`, with a history row per file. Guarded: only jobs
+ * whose holder is stopped or unknown move, so a job another agent took first is left alone. The poll time
+ * is reset so no poller declares the job lost before its new holder has resubmitted it.
+ */
+export async function takeOverJobs(trx: Trx, jobIds: readonly string[], agentId: string, now: number) {
+  const taken: string[] = []
+  for (const part of chunk(jobIds, 500)) {
+    const jobs = await trx
+      .updateTable('engine_jobs')
+      .set({ agent_id: agentId, last_progress_at: now, last_polled_at: now })
+      .where('job_id', 'in', part)
+      .where('state', 'in', ['SUBMITTING', 'SUBMITTED'])
+      // the holder must be someone else and gone (no agent row that is not stopped), checked again on the row
+      // itself: of agents taking over at once only the first gets a job, a later one sees a live holder
+      .where((eb) =>
+        eb.or([
+          eb('agent_id', 'is', null),
+          eb.and([
+            eb('agent_id', '!=', agentId),
+            eb.not(
+              eb.exists(
+                eb
+                  .selectFrom('agents')
+                  .select('agents.id')
+                  .whereRef('agents.id', '=', 'engine_jobs.agent_id')
+                  .where('agents.stopped_at', 'is', null),
+              ),
+            ),
+          ]),
+        ]),
+      )
+      .returning(['job_id'])
+      .execute()
+    taken.push(...jobs.map((j) => j.job_id))
+  }
+  for (const part of chunk(taken, 500)) {
     const moved = await trx
       .updateTable('transfers')
       .set({ agent_id: agentId })
@@ -81,7 +120,7 @@ export async function takeOverJobs(trx: Trx, deadAgentIds: readonly string[], ag
       now,
     )
   }
-  return ids
+  return taken
 }
 
 /** RETRY → NEW once the backoff has passed: the next attempt. */

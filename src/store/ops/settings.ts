@@ -107,7 +107,17 @@ export async function setUserWeight(trx: Trx, user: string, weight: number, acto
   await audit(trx, actor, 'user-weight', user, { weight }, now)
 }
 
-export async function heartbeat(trx: Trx, a: Omit<AgentRow, 'stoppedAt'>) {
+/**
+ * Records an agent's heartbeat. Returns false when the agent was declared dead (its row is stopped): it must
+ * stop at once, since another agent may already own its work (fencing).
+ */
+export async function heartbeat(trx: Trx, a: Omit<AgentRow, 'stoppedAt'>): Promise<boolean> {
+  const existing = await trx
+    .selectFrom('agents')
+    .select('stopped_at')
+    .where('id', '=', a.id)
+    .executeTakeFirst()
+  if (existing && existing.stopped_at !== null) return false
   const row = {
     id: a.id,
     host: a.host,
@@ -122,10 +132,21 @@ export async function heartbeat(trx: Trx, a: Omit<AgentRow, 'stoppedAt'>) {
     .values(row)
     .onConflict((oc) => oc.column('id').doUpdateSet({ heartbeat_at: row.heartbeat_at, loops: row.loops }))
     .execute()
+  // agents stopped a day ago are history: keep the table small
+  await trx
+    .deleteFrom('agents')
+    .where('stopped_at', '<', a.heartbeatAt - 86_400_000)
+    .execute()
+  return true
 }
 
 export async function agents(trx: Trx): Promise<AgentRow[]> {
-  const rows = await trx.selectFrom('agents').selectAll().orderBy('started_at', 'desc').limit(200).execute()
+  const rows = await trx
+    .selectFrom('agents')
+    .selectAll()
+    .where('stopped_at', 'is', null)
+    .orderBy('started_at')
+    .execute()
   return rows.map((r) => ({
     id: r.id,
     host: r.host,

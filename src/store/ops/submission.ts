@@ -3,6 +3,7 @@ import type { Trx } from '../dialect.js'
 import { applyCountDeltas, type CountDeltas, transition } from '../transition.js'
 import type { StorePolicy } from '../types.js'
 import { cleanupOnEnd } from './cleanup-schedule.js'
+import { enqueueTerminalNotifications } from './webhook-outbox.js'
 
 async function membersIn(trx: Trx, jobId: string, state: string): Promise<string[]> {
   const rows = await trx
@@ -14,18 +15,32 @@ async function membersIn(trx: Trx, jobId: string, state: string): Promise<string
   return rows.map((r) => r.id)
 }
 
-/** SUBMITTING → SUBMITTED for some files of a job the engine has accepted. */
-export async function markSubmittedIds(trx: Trx, jobId: string, ids: string[], now: number, actor: string) {
-  const changed = await transition(trx, {
-    event: 'submitted',
-    from: 'SUBMITTING',
-    ids,
-    engineJobId: jobId,
-    set: { submitted_at: now },
-    reason: `accepted by the engine as job ${jobId}`,
-    actor,
-    now,
-  })
+/**
+ * SUBMITTING → SUBMITTED for some files of a job the engine has accepted. With `deltas`, the rollup changes
+ * are left for the caller to apply (once, in key order, for several jobs).
+ */
+export async function markSubmittedIds(
+  trx: Trx,
+  jobId: string,
+  ids: string[],
+  now: number,
+  actor: string,
+  deltas?: CountDeltas,
+) {
+  const changed = await transition(
+    trx,
+    {
+      event: 'submitted',
+      from: 'SUBMITTING',
+      ids,
+      engineJobId: jobId,
+      set: { submitted_at: now },
+      reason: `accepted by the engine as job ${jobId}`,
+      actor,
+      now,
+    },
+    deltas,
+  )
   await trx
     .updateTable('engine_jobs')
     .set({ state: 'SUBMITTED', submitted_at: now, last_polled_at: now, last_progress_at: now })
@@ -36,8 +51,15 @@ export async function markSubmittedIds(trx: Trx, jobId: string, ids: string[], n
 }
 
 /** SUBMITTING → SUBMITTED once the engine accepted the job; reports files killed meanwhile. */
-export async function markSubmitted(trx: Trx, jobId: string, now: number, actor: string) {
-  const submitted = await markSubmittedIds(trx, jobId, await membersIn(trx, jobId, 'SUBMITTING'), now, actor)
+export async function markSubmitted(
+  trx: Trx,
+  jobId: string,
+  now: number,
+  actor: string,
+  deltas?: CountDeltas,
+) {
+  const ids = await membersIn(trx, jobId, 'SUBMITTING')
+  const submitted = await markSubmittedIds(trx, jobId, ids, now, actor, deltas)
   const killing = await membersIn(trx, jobId, 'KILLING')
   return { submitted, killing }
 }
@@ -45,7 +67,11 @@ export async function markSubmitted(trx: Trx, jobId: string, now: number, actor:
 /** markSubmitted for several jobs in one transaction (the submitter's submits end in bursts). */
 export async function markSubmittedMany(trx: Trx, jobIds: readonly string[], now: number, actor: string) {
   const out = new Map<string, { submitted: number; killing: string[] }>()
-  for (const jobId of jobIds) out.set(jobId, await markSubmitted(trx, jobId, now, actor))
+  // one rollup update for all the jobs, in key order: agents marking jobs of several users at once then lock
+  // the rollup's rows in the same order (no deadlock between them)
+  const deltas: CountDeltas = new Map()
+  for (const jobId of jobIds) out.set(jobId, await markSubmitted(trx, jobId, now, actor, deltas))
+  await applyCountDeltas(trx, deltas)
   return out
 }
 
@@ -77,6 +103,7 @@ export async function rejectSubmission(
 ) {
   const deltas: CountDeltas = new Map()
   let n = 0
+  const ended: string[] = []
   for (const f of failures) {
     const changed = await transition(
       trx,
@@ -99,8 +126,10 @@ export async function rejectSubmission(
       deltas,
     )
     n += changed.length
+    ended.push(...changed.map((c) => c.id))
   }
   await applyCountDeltas(trx, deltas)
+  await enqueueTerminalNotifications(trx, ended, now)
   const left = await membersIn(trx, jobId, 'SUBMITTING')
   if (left.length === 0) await closeJob(trx, jobId, 'FINISHED', now)
   return n

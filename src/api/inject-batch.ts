@@ -1,0 +1,77 @@
+/**
+ * One inject call: each item validated on its own against the caller's identity (invariant 8), the rule of
+ * one callback URL per task checked against the store and the batch, and every valid item stored in one
+ * transaction. Shared by POST /api/v1/transfers and the local `aso inject`.
+ */
+import type { AsoConfig } from '../config/schema.js'
+import { taskCallbackProblem } from '../domain/callbacks.js'
+import type { FieldError } from '../domain/errors.js'
+import type { Identity } from '../domain/identity.js'
+import { validateRequest } from '../domain/request.js'
+import type { SiteCatalog } from '../sites/catalog.js'
+import { requestContext } from '../sites/request-context.js'
+import type { InjectItem, InjectResult, Store } from '../store/types.js'
+
+export interface InjectItemResult extends InjectResult {
+  /** every problem of a rejected item (`error` is the first) */
+  errors?: FieldError[]
+}
+
+export interface InjectDeps {
+  store: Store
+  config: AsoConfig
+  sites: SiteCatalog
+}
+
+function rejected(id: string | null, errors: FieldError[]): InjectItemResult {
+  return { id, status: 'rejected', error: errors[0]!, errors }
+}
+
+/** Validates and stores `raws` (at most MAX_BATCH); one result per item, in order. */
+export async function injectBatch(
+  deps: InjectDeps,
+  caller: Identity,
+  raws: readonly unknown[],
+  actor: string,
+): Promise<InjectItemResult[]> {
+  const ctx = requestContext(deps.config, deps.sites, caller)
+  const results: (InjectItemResult | null)[] = []
+  const valid: (InjectItem & { index: number })[] = []
+  for (const [index, raw] of raws.entries()) {
+    const v = validateRequest(raw, ctx)
+    if (v.ok) {
+      valid.push({ id: v.id, request: v.request, index })
+      results.push(null)
+    } else results.push(rejected(v.id, v.errors))
+  }
+
+  // one callback URL per task: what the store holds for the task, else the first valid item of the batch
+  const known = new Map<string, string | null>()
+  for (const task of new Set(valid.map((v) => v.request.task))) {
+    const stored = await deps.store.taskCallbackUrls(task, 1)
+    if (stored.length) known.set(task, stored[0]!)
+  }
+  const accepted: typeof valid = []
+  for (const item of valid) {
+    const { task, callbackUrl } = item.request
+    const problem = taskCallbackProblem(task, callbackUrl, known.get(task))
+    if (problem) {
+      results[item.index] = rejected(item.id, [{ field: 'callbackUrl', message: problem }])
+      continue
+    }
+    known.set(task, callbackUrl)
+    accepted.push(item)
+  }
+
+  if (accepted.length) {
+    const stored = await deps.store.inject(accepted, {
+      now: Date.now(),
+      actor,
+      maxAttempts: deps.config.retry.maxAttempts,
+    })
+    for (const [i, r] of stored.entries()) {
+      results[accepted[i]!.index] = r.status === 'rejected' && r.error ? { ...r, errors: [r.error] } : r
+    }
+  }
+  return results.map((r) => r ?? rejected(null, [{ field: '(request)', message: 'was not processed' }]))
+}

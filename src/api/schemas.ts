@@ -1,0 +1,302 @@
+/**
+ * The API's shapes, once: they validate requests, check responses, generate the OpenAPI document and give
+ * the client its types.
+ */
+import { z } from 'zod'
+import { parseDuration } from '../domain/duration.js'
+import { FAILURE_CLASSES } from '../domain/failures.js'
+import { injectRequestSchema, MAX_BATCH } from '../domain/request.js'
+import { TRANSFER_STATES } from '../domain/states.js'
+
+const state = z.enum(TRANSFER_STATES)
+const epochMs = z.number().describe('epoch milliseconds, UTC')
+const transferId = z.string().regex(/^[0-9a-f]{32}$/, 'must be a transfer id: 32 lowercase hex digits')
+
+export const fieldErrorSchema = z.object({ field: z.string(), message: z.string() })
+
+export const errorDetailSchema = z.object({
+  code: z.string().describe('stable error code, e.g. invalid-request, unauthenticated, forbidden, not-found'),
+  message: z.string().describe('what went wrong and what to do about it'),
+  field: z.string().optional(),
+})
+export const errorBodySchema = z.object({ error: errorDetailSchema }).meta({ id: 'Error' })
+export type ErrorBody = z.infer<typeof errorBodySchema>
+
+/** The standard error answers every authenticated route may give. */
+export const ERROR_RESPONSES = {
+  400: errorBodySchema,
+  401: errorBodySchema,
+  403: errorBodySchema,
+  404: errorBodySchema,
+} as const
+
+z.globalRegistry.add(injectRequestSchema, { id: 'TransferRequest' })
+
+export const injectBodySchema = z
+  .union([
+    z.array(injectRequestSchema).max(MAX_BATCH),
+    z.object({ transfers: z.array(injectRequestSchema).max(MAX_BATCH) }),
+  ])
+  .describe(`a JSON array of transfer requests, or {"transfers": [...]}; at most ${MAX_BATCH} per call`)
+
+export const injectResultSchema = z.object({
+  id: transferId.nullable().describe('null when the request is too broken to name its destination'),
+  status: z.enum(['created', 'unchanged', 'superseded', 'rejected']),
+  error: fieldErrorSchema.optional().describe('the first problem of a rejected request'),
+  errors: z.array(fieldErrorSchema).optional().describe('every problem of a rejected request'),
+})
+export type InjectItemResult = z.infer<typeof injectResultSchema>
+
+export const injectResponseSchema = z.object({
+  results: z.array(injectResultSchema).describe('one per request, in request order'),
+  error: errorDetailSchema.optional().describe('present (with 400) when no request was accepted'),
+})
+export type InjectResponse = z.infer<typeof injectResponseSchema>
+
+export const transferRecordSchema = z
+  .object({
+    id: transferId,
+    user: z.string(),
+    group: z.string().nullable(),
+    role: z.string().nullable(),
+    task: z.string(),
+    jobId: z.string(),
+    jobRetry: z.number(),
+    type: z.enum(['output', 'log']),
+    source: z.string(),
+    sourceLfn: z.string(),
+    destination: z.string(),
+    destinationLfn: z.string(),
+    size: z.number(),
+    checksums: z.object({ adler32: z.string() }),
+    priority: z.number(),
+    activity: z.string(),
+    publish: z.boolean(),
+    dataset: z.string().nullable(),
+    callbackUrl: z.string().nullable(),
+    state,
+    holdReason: z.string().nullable(),
+    attempt: z.number(),
+    maxAttempts: z.number(),
+    submissions: z.number(),
+    nextAttemptAt: epochMs.nullable(),
+    engine: z.string().nullable(),
+    engineJobId: z.string().nullable(),
+    engineFileId: z.string().nullable(),
+    agentId: z.string().nullable(),
+    method: z.string().nullable(),
+    failureClass: z.enum(FAILURE_CLASSES).nullable(),
+    failureReason: z.string().nullable(),
+    supersedePending: z.boolean(),
+    createdAt: epochMs,
+    updatedAt: epochMs,
+    submittedAt: epochMs.nullable(),
+    finishedAt: epochMs.nullable(),
+    sourceCleanup: z.enum(['NONE', 'PENDING', 'DONE', 'FAILED', 'SKIPPED']),
+    cleanupAt: epochMs.nullable(),
+    publicationState: z.enum(['NOT_REQUIRED', 'PENDING', 'PUBLISHED', 'FAILED']),
+    blockName: z.string().nullable(),
+  })
+  .meta({ id: 'Transfer' })
+
+export const historyEventSchema = z
+  .object({
+    id: z
+      .number()
+      .describe(
+        'event id: the SSE id and Last-Event-ID; resume from the last one received (events come in commit order; on PostgreSQL ids are unique but not always increasing)',
+      ),
+    at: epochMs,
+    transferId,
+    user: z.string(),
+    task: z.string(),
+    from: state.nullable(),
+    to: state,
+    reason: z.string(),
+    attempt: z.number(),
+    engineJobId: z.string().nullable(),
+    actor: z.string(),
+  })
+  .meta({ id: 'TransferEvent' })
+export type TransferEvent = z.infer<typeof historyEventSchema>
+
+/** A duration in a query: `30s`, `5m`, `2h`, or seconds. */
+const durationParam = (fallback: string, maxMs: number) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((v, ctx) => {
+      try {
+        return Math.min(parseDuration(/^\d+(\.\d+)?$/.test(v) ? Number(v) : v), maxMs)
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: (e as Error).message.replace(/^duration: /, '') })
+        return z.NEVER
+      }
+    })
+
+/** A time in a query: ISO 8601 or epoch milliseconds. */
+const timeParam = z.string().transform((v, ctx) => {
+  const ms = /^\d+$/.test(v) ? Number(v) : Date.parse(v)
+  if (Number.isNaN(ms)) {
+    ctx.addIssue({ code: 'custom', message: 'must be an ISO 8601 time or epoch milliseconds' })
+    return z.NEVER
+  }
+  return ms
+})
+
+export const listQuerySchema = z.strictObject({
+  user: z.string().optional(),
+  task: z.string().optional(),
+  state: state.optional(),
+  source: z.string().optional(),
+  destination: z.string().optional(),
+  class: z.enum(FAILURE_CLASSES).optional().describe('failure class'),
+  updatedSince: timeParam.optional().describe('ISO 8601 or epoch milliseconds'),
+  cursor: z.string().optional().describe('the `next` of the previous page'),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+})
+export type ListQuery = z.input<typeof listQuerySchema>
+
+export const listResponseSchema = z.object({
+  items: z.array(transferRecordSchema),
+  next: z.string().nullable().describe('cursor of the next page; null on the last'),
+})
+export type ListResponse = z.infer<typeof listResponseSchema>
+
+export const idParamsSchema = z.object({ id: transferId })
+
+export const explanationSchema = z.object({
+  record: transferRecordSchema,
+  timeline: z.array(historyEventSchema),
+  why: z.string().describe('why the file is where it is, and what happens next'),
+  hint: z.string().nullable(),
+})
+export type ExplanationResponse = z.infer<typeof explanationSchema>
+
+export const selectorBodySchema = z
+  .strictObject({
+    ids: z.array(transferId).min(1).max(MAX_BATCH).optional(),
+    task: z.string().min(1).max(256).optional(),
+    reason: z.string().max(500).optional().describe('recorded in each file history (kill)'),
+  })
+  .refine((s) => s.ids !== undefined || s.task !== undefined, {
+    message: 'name the transfers: "ids" (a list of transfer ids) or "task"',
+    path: ['ids'],
+  })
+export type SelectorBody = z.input<typeof selectorBodySchema>
+
+export const killResponseSchema = z.object({
+  killed: z.number().describe('ended KILLED now'),
+  killing: z.number().describe('being cancelled at their engine; KILLED once it confirms'),
+  notFound: z.array(z.string()).describe('ids that name no transfer'),
+})
+export const retryResponseSchema = z.object({
+  retried: z.number(),
+  refused: z.number().describe('already DONE: a new job retry with a higher jobRetry replaces a DONE file'),
+  notFound: z.array(z.string()),
+})
+export type KillResponse = z.infer<typeof killResponseSchema>
+export type RetryResponse = z.infer<typeof retryResponseSchema>
+
+export const taskParamsSchema = z.object({ task: z.string().min(1).max(256) })
+
+export const taskSummarySchema = z
+  .object({
+    task: z.string(),
+    total: z.number(),
+    terminal: z.number(),
+    complete: z.boolean().describe('every file is DONE, FAILED or KILLED'),
+    states: z.partialRecord(state, z.number()),
+    classes: z.record(z.string(), z.number()).describe('failure class → files'),
+    counts: z.array(
+      z.object({ state, failureClass: z.string().nullable(), n: z.number(), bytes: z.number() }),
+    ),
+    bytes: z.object({ total: z.number(), done: z.number() }),
+    failures: z.array(
+      z.object({ state, failureClass: z.string().nullable(), reason: z.string(), n: z.number() }),
+    ),
+  })
+  .meta({ id: 'TaskSummary' })
+export type TaskSummaryResponse = z.infer<typeof taskSummarySchema>
+
+/** Most a single long-poll holds the connection; `aso wait` asks again until its own timeout. */
+export const MAX_WAIT_MS = 5 * 60_000
+
+export const waitQuerySchema = z.strictObject({
+  timeout: durationParam('30s', MAX_WAIT_MS).describe('e.g. 30s, 5m (at most 5m); default 30s'),
+})
+
+export const eventsQuerySchema = z.strictObject({
+  user: z.string().optional(),
+  task: z.string().optional(),
+  lastEventId: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .describe('resume after this event id (the Last-Event-ID header takes precedence)'),
+})
+
+const stateCounts = z.partialRecord(state, z.number())
+
+export const linksResponseSchema = z.object({
+  links: z.array(
+    z.object({
+      link: z.string(),
+      source: z.string(),
+      destination: z.string(),
+      maxActive: z.number(),
+      maxFilesPerJob: z.number(),
+      paused: z.boolean(),
+      engine: z.string(),
+      active: z.number().describe('files SUBMITTING, SUBMITTED or KILLING'),
+      queued: z.number().describe('files NEW'),
+      states: stateCounts,
+    }),
+  ),
+})
+export type LinksResponse = z.infer<typeof linksResponseSchema>
+
+export const usersResponseSchema = z.object({
+  users: z.array(
+    z.object({
+      user: z.string(),
+      role: z.enum(['user', 'operator', 'admin']),
+      weight: z.number(),
+      states: stateCounts,
+    }),
+  ),
+})
+export type UsersResponse = z.infer<typeof usersResponseSchema>
+
+export const statusQuerySchema = z.strictObject({ user: z.string().optional(), task: z.string().optional() })
+
+export const statusResponseSchema = z.object({
+  total: z.number(),
+  states: stateCounts,
+  bytes: stateCounts,
+  links: z.array(z.object({ link: z.string(), states: stateCounts })),
+  users: z.array(z.object({ user: z.string(), states: stateCounts })),
+})
+export type StatusResponse = z.infer<typeof statusResponseSchema>
+
+export const whoamiResponseSchema = z.object({
+  name: z.string(),
+  role: z.enum(['user', 'operator', 'admin']),
+  groups: z.array(z.string()).nullable(),
+  vomsRoles: z.array(z.string()),
+  method: z.enum(['certificate', 'token', 'insecure-dev']),
+  dn: z.string().optional(),
+})
+export type WhoamiResponse = z.infer<typeof whoamiResponseSchema>
+
+export const healthResponseSchema = z.object({
+  status: z.enum(['ok', 'degraded', 'down']),
+  store: z.object({ ok: z.boolean(), error: z.string().optional() }),
+  loops: z.record(
+    z.string(),
+    z.object({ ok: z.boolean(), lastRunAt: epochMs.nullable(), lastError: z.string().nullable() }),
+  ),
+  webhooks: z.object({ pending: z.number(), failed: z.number() }).optional(),
+})
+export type HealthResponse = z.infer<typeof healthResponseSchema>

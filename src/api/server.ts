@@ -1,0 +1,164 @@
+/**
+ * The HTTP API of `aso serve`: Fastify with one plugin per resource under `/api/v1` (all authenticated),
+ * `/health` and `/metrics` at the root, and the OpenAPI document. HTTPS with client certificates (proxies
+ * verified in our code), or plain HTTP on loopback with `--insecure-dev`.
+ */
+import { constants } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify'
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod'
+import type { Logger } from 'pino'
+import type { AsoConfig } from '../config/schema.js'
+import { AsoError } from '../domain/errors.js'
+import type { SiteCatalog } from '../sites/catalog.js'
+import type { Store } from '../store/types.js'
+import { createAuthenticator } from './auth/authenticate.js'
+import { ChangeSignal } from './change-signal.js'
+import type { AgentHandle, ApiContext } from './context.js'
+import { installErrorHandler } from './errors.js'
+import { eventRoutes } from './events.js'
+import { healthMetricRoutes } from './health-metrics.js'
+import { linkUserRoutes } from './links-users.js'
+import { registerOpenApi } from './openapi.js'
+import { taskRoutes } from './tasks.js'
+import { transferRoutes } from './transfers.js'
+
+export const API_VERSION = '1.0.0'
+export const API_PREFIX = '/api/v1'
+
+export interface ApiServerOptions {
+  config: AsoConfig
+  store: Store
+  sites: SiteCatalog
+  /** plain HTTP on loopback, identity from the X-ASO-User header (one-machine trials) */
+  insecureDev?: boolean
+  /** HOST:PORT; default `api.listen` */
+  listen?: string
+  /** the agent of this process, if it runs one */
+  agent?: AgentHandle
+  changes?: ChangeSignal
+  log?: Logger
+  /** how often streams and long-polls look at the store when nothing wakes them (default 250 ms) */
+  pollMs?: number
+}
+
+export interface ApiServer {
+  app: FastifyInstance
+  /** e.g. https://127.0.0.1:8443 */
+  url: string
+  close(): Promise<void>
+}
+
+/** `127.0.0.1:8443`, `[::1]:8443`, `localhost:0` → host and port. */
+export function parseListen(listen: string): { host: string; port: number } {
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(listen)
+  const port = Number(m?.[3])
+  if (!m || port > 65_535) {
+    throw new AsoError('usage', `--listen ${listen}: write HOST:PORT, e.g. 127.0.0.1:8443 or [::1]:8443`)
+  }
+  return { host: (m[1] ?? m[2])!, port }
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)
+}
+
+async function readPem(path: string, what: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8')
+  } catch (e) {
+    throw new AsoError('invalid-config', `api.tls.${what}: cannot read ${path}: ${(e as Error).message}`)
+  }
+}
+
+/** Builds the app (not listening): `app.inject()` can drive it directly. */
+export async function buildApiServer(opts: ApiServerOptions): Promise<FastifyInstance> {
+  const { config } = opts
+  const tls = config.api.tls
+  if (!opts.insecureDev && !tls) {
+    throw new AsoError(
+      'invalid-config',
+      'the API needs api.tls (cert, key, caDir) in aso.yaml; for a trial on this machine only, use aso serve --insecure-dev',
+    )
+  }
+  const app = Fastify({
+    ...(opts.log ? { loggerInstance: opts.log as FastifyBaseLogger } : { logger: false }),
+    // one line per request would drown the agent's log (long-polls, event streams): errors only
+    logController: new LogController({ disableRequestLogging: true }),
+    forceCloseConnections: true,
+    ...(!opts.insecureDev && tls
+      ? {
+          https: {
+            cert: await readPem(tls.cert, 'cert'),
+            key: await readPem(tls.key, 'key'),
+            // proxies fail OpenSSL's own check: ask for the chain, never reject it here, verify it ourselves
+            requestCert: true,
+            rejectUnauthorized: false,
+            // a resumed TLS session carries no client chain: no tickets, every connection presents it
+            secureOptions: constants.SSL_OP_NO_TICKET,
+          },
+        }
+      : {}),
+  })
+  app.setValidatorCompiler(validatorCompiler)
+  app.setSerializerCompiler(serializerCompiler)
+  // every body is JSON, whatever the Content-Type says (curl -d sends form-urlencoded)
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('*', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'))
+  installErrorHandler(app)
+  await registerOpenApi(app, API_VERSION)
+
+  const ctx: ApiContext = {
+    config,
+    store: opts.store,
+    sites: opts.sites,
+    changes: opts.changes ?? new ChangeSignal(),
+    pollMs: opts.pollMs ?? 250,
+    ...(opts.agent ? { agent: opts.agent } : {}),
+  }
+  const auth = await createAuthenticator(
+    config,
+    opts.insecureDev ? { insecureDev: true } : { tls: { caDir: tls!.caDir } },
+  )
+  app.decorateRequest('caller', null)
+  await app.register(
+    async (v1) => {
+      v1.addHook('onRequest', async (request) => {
+        request.caller = await auth.authenticate(request)
+      })
+      await v1.register(transferRoutes, ctx)
+      await v1.register(taskRoutes, ctx)
+      await v1.register(eventRoutes, ctx)
+      await v1.register(linkUserRoutes, ctx)
+    },
+    { prefix: API_PREFIX },
+  )
+  await app.register(healthMetricRoutes, ctx)
+  return app
+}
+
+/** Builds the app and listens; plain HTTP only on loopback. */
+export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
+  const { host, port } = parseListen(opts.listen ?? opts.config.api.listen)
+  if (opts.insecureDev && !isLoopback(host)) {
+    throw new AsoError(
+      'usage',
+      `--insecure-dev serves plain HTTP without authentication, so only on loopback: listen on 127.0.0.1 or [::1], not ${host}`,
+    )
+  }
+  const app = await buildApiServer(opts)
+  try {
+    await app.listen({ host, port })
+  } catch (e) {
+    await app.close()
+    throw new AsoError('usage', `cannot listen on ${host}:${port}: ${(e as Error).message}`)
+  }
+  const address = app.server.address()
+  const bound = typeof address === 'object' && address ? address.port : port
+  const shownHost = host.includes(':') ? `[${host}]` : host
+  return {
+    app,
+    url: `${opts.insecureDev ? 'http' : 'https'}://${shownHost}:${bound}`,
+    close: () => app.close(),
+  }
+}

@@ -1,0 +1,68 @@
+import { injectBatch } from '../api/inject-batch.js'
+import { AsoError } from '../domain/errors.js'
+import { explainTransfer } from '../reports/explain.js'
+import { statusReport } from '../reports/status.js'
+import { taskSummary } from '../reports/task.js'
+import type { Selector } from '../store/types.js'
+import { type GlobalOptions, localIdentity, openApp } from './app.js'
+import type { Backend } from './backend.js'
+
+/** How often a local `aso wait` looks at the store. */
+const WAIT_POLL_MS = 500
+
+/** The commands on the local store: the CLI holds the database, so it acts as an operator (see localIdentity). */
+export async function openLocalBackend(opts: GlobalOptions): Promise<Backend> {
+  const app = await openApp(opts)
+  const caller = localIdentity(app.config)
+  const actor = `cli:${caller.name}`
+  const notFound = async (ids: readonly string[] | undefined) => {
+    if (!ids) return []
+    const found = new Set((await app.store.getMany(ids)).map((r) => r.id))
+    return ids.filter((id) => !found.has(id))
+  }
+  const taskOf = async (task: string) => {
+    const summary = await taskSummary(app.store, task)
+    if (summary.total === 0)
+      throw new AsoError('not-found', `no transfers in task "${task}": check the task name`)
+    return summary
+  }
+  const selector = (sel: { ids?: string[]; task?: string }): Selector => ({
+    ...(sel.ids ? { ids: sel.ids } : {}),
+    ...(sel.task ? { task: sel.task } : {}),
+  })
+  return {
+    where: `the database ${app.config.database.replace(/:[^:@/]*@/, ':***@')}`,
+    inject: (requests) => injectBatch(app, caller, requests, actor),
+    status: (filter) => statusReport(app.store, filter),
+    async explain(id) {
+      const record = await app.store.get(id)
+      if (!record) {
+        throw new AsoError(
+          'not-found',
+          `no transfer with id ${id}; ids are 32 hex digits (see aso status --json or the inject output)`,
+        )
+      }
+      return explainTransfer(app.store, app.sites, app.config, record)
+    },
+    async kill(sel) {
+      const reason = `killed by ${actor}${sel.reason ? `: ${sel.reason}` : ''}`
+      const r = await app.store.kill(selector(sel), reason, Date.now(), actor)
+      return { ...r, notFound: await notFound(sel.ids) }
+    },
+    async retry(sel) {
+      const r = await app.store.retry(selector(sel), Date.now(), actor)
+      return { ...r, notFound: await notFound(sel.ids) }
+    },
+    task: (task) => taskOf(task),
+    async waitTask(task, timeoutMs) {
+      const deadline = Date.now() + timeoutMs
+      let summary = await taskOf(task)
+      while (!summary.complete && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, Math.min(WAIT_POLL_MS, Math.max(0, deadline - Date.now()))))
+        summary = await taskSummary(app.store, task)
+      }
+      return summary
+    },
+    close: () => app.close(),
+  }
+}

@@ -1,0 +1,70 @@
+import { sql } from 'kysely'
+import type { TransferState } from '../../domain/states.js'
+import type { Db, DialectName } from '../dialect.js'
+
+/** The distinct callback URLs stored for a task's files (null: files without one); at most `limit`. */
+export async function taskCallbackUrls(db: Db, task: string, limit: number): Promise<(string | null)[]> {
+  const rows = await db
+    .selectFrom('transfers')
+    .select('callback_url')
+    .distinct()
+    .where('task', '=', task)
+    .limit(limit)
+    .execute()
+  return rows.map((r) => r.callback_url)
+}
+
+/** Why a task's files failed (FAILED, KILLED, waiting in RETRY): each distinct reason with its count. */
+export async function taskFailureReasons(db: Db, task: string, user: string | undefined, limit: number) {
+  let q = db
+    .selectFrom('transfers')
+    .select((eb) => ['state', 'failure_class', 'failure_reason', eb.fn.countAll<number>().as('n')])
+    .where('task', '=', task)
+    .where('state', 'in', ['FAILED', 'KILLED', 'RETRY'])
+    .where('failure_reason', 'is not', null)
+  if (user) q = q.where('user', '=', user)
+  const rows = await q
+    .groupBy(['state', 'failure_class', 'failure_reason'])
+    .orderBy('n', 'desc')
+    .limit(limit)
+    .execute()
+  return rows.map((r) => ({
+    state: r.state as TransferState,
+    failureClass: r.failure_class,
+    reason: r.failure_reason as string,
+    n: Number(r.n),
+  }))
+}
+
+/**
+ * The id of the newest history event (0 when there is none): where a live event stream starts. On PostgreSQL,
+ * the last one in stream order (see eventsSince): a row still being committed may have a lower id.
+ */
+export async function latestEventId(db: Db, dialect: DialectName = 'sqlite'): Promise<number> {
+  if (dialect === 'postgres') {
+    const last = await sql<{ id: number }>`
+      select id from events where xid < pg_snapshot_xmin(pg_current_snapshot())
+      order by xid desc, id desc limit 1`.execute(db)
+    return Number(last.rows[0]?.id ?? 0)
+  }
+  const row = await db
+    .selectFrom('events')
+    .select((eb) => eb.fn.max('id').as('id'))
+    .executeTakeFirst()
+  return Number(row?.id ?? 0)
+}
+
+/** FAILED and RETRY files per failure class (for /metrics; one query per state, each served by a partial index). */
+export async function failureClassCounts(db: Db) {
+  const out: { state: TransferState; failureClass: string; n: number }[] = []
+  for (const state of ['FAILED', 'RETRY'] as const) {
+    const rows = await db
+      .selectFrom('transfers')
+      .select((eb) => ['failure_class', eb.fn.countAll<number>().as('n')])
+      .where('state', '=', state)
+      .groupBy('failure_class')
+      .execute()
+    for (const r of rows) out.push({ state, failureClass: r.failure_class ?? 'unknown', n: Number(r.n) })
+  }
+  return out
+}

@@ -1,0 +1,188 @@
+import { type FailureClass, hintFor } from '../../domain/failures.js'
+import { TERMINAL_STATES } from '../../domain/states.js'
+import { chunk, type Trx } from '../dialect.js'
+import type { WebhookAttempt, WebhookDelivery } from '../types.js'
+
+/** The body POSTed to a callback URL when a file reaches a terminal state. */
+export interface WebhookPayload {
+  type: 'transfer.terminal'
+  id: string
+  user: string
+  task: string
+  jobId: string
+  jobRetry: number
+  state: 'DONE' | 'FAILED' | 'KILLED'
+  failureClass: string | null
+  failureReason: string | null
+  /** what the user can do about a failure */
+  hint: string | null
+  source: string
+  sourceLfn: string
+  destination: string
+  destinationLfn: string
+  size: number
+  adler32: string
+  attempt: number
+  /** ISO 8601, UTC */
+  finishedAt: string
+}
+
+/**
+ * Writes an outbox row for each of these records that is terminal and carries a callbackUrl. Called inside
+ * the transaction of the terminal transition, so the notification commits (or not) with the state change.
+ */
+export async function enqueueTerminalNotifications(trx: Trx, ids: readonly string[], now: number) {
+  for (const part of chunk(ids, 500)) {
+    const rows = await trx
+      .selectFrom('transfers')
+      .select([
+        'id',
+        'user',
+        'task',
+        'job_id',
+        'job_retry',
+        'state',
+        'failure_class',
+        'failure_reason',
+        'source',
+        'source_lfn',
+        'destination',
+        'destination_lfn',
+        'size',
+        'adler32',
+        'attempt',
+        'finished_at',
+        'callback_url',
+      ])
+      .where('id', 'in', part)
+      .where('callback_url', 'is not', null)
+      .where('state', 'in', TERMINAL_STATES as string[])
+      .execute()
+    if (rows.length === 0) continue
+    await trx
+      .insertInto('webhook_outbox')
+      .values(
+        rows.map((r) => {
+          const payload: WebhookPayload = {
+            type: 'transfer.terminal',
+            id: r.id,
+            user: r.user,
+            task: r.task,
+            jobId: r.job_id,
+            jobRetry: Number(r.job_retry),
+            state: r.state as WebhookPayload['state'],
+            failureClass: r.failure_class,
+            failureReason: r.failure_reason,
+            hint: r.failure_class ? hintFor(r.failure_class as FailureClass) : null,
+            source: r.source,
+            sourceLfn: r.source_lfn,
+            destination: r.destination,
+            destinationLfn: r.destination_lfn,
+            size: Number(r.size),
+            adler32: r.adler32,
+            attempt: Number(r.attempt),
+            finishedAt: new Date(Number(r.finished_at ?? now)).toISOString(),
+          }
+          return {
+            transfer_id: r.id,
+            user: r.user,
+            task: r.task,
+            callback_url: r.callback_url as string,
+            payload: JSON.stringify(payload),
+            state: 'PENDING',
+            attempts: 0,
+            created_at: now,
+            next_attempt_at: now,
+            delivered_at: null,
+            last_error: null,
+          }
+        }),
+      )
+      .execute()
+  }
+}
+
+/**
+ * Notifications due now, claimed for `leaseMs`: the guarded update lets only one notifier take a row, and a
+ * notifier that dies mid-delivery leaves its rows to be taken again once the lease has passed.
+ */
+export async function dueWebhooks(
+  trx: Trx,
+  now: number,
+  limit: number,
+  leaseMs: number,
+): Promise<WebhookDelivery[]> {
+  const due = await trx
+    .selectFrom('webhook_outbox')
+    .select('id')
+    .where('state', '=', 'PENDING')
+    .where('next_attempt_at', '<=', now)
+    .orderBy('next_attempt_at')
+    .orderBy('id')
+    .limit(limit)
+    .execute()
+  if (due.length === 0) return []
+  const claimed = await trx
+    .updateTable('webhook_outbox')
+    .set({ next_attempt_at: now + leaseMs })
+    .where(
+      'id',
+      'in',
+      due.map((d) => d.id),
+    )
+    .where('state', '=', 'PENDING')
+    .where('next_attempt_at', '<=', now)
+    .returning(['id', 'transfer_id', 'user', 'task', 'callback_url', 'payload', 'attempts'])
+    .execute()
+  return claimed
+    .map((r) => ({
+      id: Number(r.id),
+      transferId: r.transfer_id,
+      user: r.user,
+      task: r.task,
+      url: r.callback_url,
+      payload: r.payload,
+      attempts: Number(r.attempts),
+    }))
+    .sort((a, b) => a.id - b.id)
+}
+
+/** Records delivery attempts: delivered, to be tried again at `nextAttemptAt`, or given up (FAILED). */
+export async function recordWebhookAttempts(trx: Trx, results: readonly WebhookAttempt[], now: number) {
+  for (const r of results) {
+    await trx
+      .updateTable('webhook_outbox')
+      .set((eb) => ({
+        attempts: eb('attempts', '+', 1),
+        state: r.outcome === 'delivered' ? 'DELIVERED' : r.outcome === 'retry' ? 'PENDING' : 'FAILED',
+        delivered_at: r.outcome === 'delivered' ? now : null,
+        next_attempt_at: r.outcome === 'retry' ? r.nextAttemptAt : now,
+        last_error: r.error ?? null,
+      }))
+      .where('id', '=', r.id)
+      .where('state', '=', 'PENDING')
+      .execute()
+  }
+}
+
+/** Deletes delivered notifications older than `before` (they are history, kept a while for operators). */
+export async function pruneDeliveredWebhooks(trx: Trx, before: number): Promise<number> {
+  const r = await trx
+    .deleteFrom('webhook_outbox')
+    .where('state', '=', 'DELIVERED')
+    .where('created_at', '<', before)
+    .executeTakeFirst()
+  return Number(r.numDeletedRows)
+}
+
+/** How many notifications wait for delivery, and how many were given up. */
+export async function webhookBacklog(trx: Trx): Promise<{ pending: number; failed: number }> {
+  const rows = await trx
+    .selectFrom('webhook_outbox')
+    .select((eb) => ['state', eb.fn.countAll<number>().as('n')])
+    .where('state', 'in', ['PENDING', 'FAILED'])
+    .groupBy('state')
+    .execute()
+  const n = (s: string) => Number(rows.find((r) => r.state === s)?.n ?? 0)
+  return { pending: n('PENDING'), failed: n('FAILED') }
+}
