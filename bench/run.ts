@@ -1,4 +1,5 @@
 import { benchCopy } from './copy.js'
+import { benchFts3 } from './fts3.js'
 import { benchPipeline } from './pipeline.js'
 import { benchPostgres } from './postgres.js'
 import { benchScale } from './scale.js'
@@ -12,6 +13,8 @@ const BENCHES: Record<string, Bench> = {
   scale: (o) => benchScale(o),
   copy: (o) => benchCopy(o),
   postgres: (o) => benchPostgres({ log: o.log, files: o.full ? 20_000 : 5_000 }),
+  // the pipeline again through the FTS3 double over HTTP, and the STOMP delivery delay
+  fts3: (o) => benchFts3({ log: o.log }),
 }
 
 async function main() {

@@ -137,15 +137,21 @@ export async function buildApiServer(opts: ApiServerOptions): Promise<FastifyIns
   return app
 }
 
-/** Builds the app and listens; plain HTTP only on loopback. */
-export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
-  const { host, port } = parseListen(opts.listen ?? opts.config.api.listen)
-  if (opts.insecureDev && !isLoopback(host)) {
+/** Where the API may listen: HOST:PORT, and only loopback for plain HTTP (`--insecure-dev`). */
+export function checkListen(listen: string, insecureDev: boolean): { host: string; port: number } {
+  const { host, port } = parseListen(listen)
+  if (insecureDev && !isLoopback(host)) {
     throw new AsoError(
       'usage',
       `--insecure-dev serves plain HTTP without authentication, so only on loopback: listen on 127.0.0.1 or [::1], not ${host}`,
     )
   }
+  return { host, port }
+}
+
+/** Builds the app and listens; plain HTTP only on loopback. */
+export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
+  const { host, port } = checkListen(opts.listen ?? opts.config.api.listen, opts.insecureDev === true)
   const app = await buildApiServer(opts)
   try {
     await app.listen({ host, port })

@@ -1,18 +1,8 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander'
-import { runFts3SimCli } from '../fts3-sim/cli.js'
-import { agentsCommand } from './commands/agents.js'
-import { classifyCommand } from './commands/classify.js'
-import { dbCheckCommand, dbMigrateCommand } from './commands/db.js'
-import { explainCommand } from './commands/explain.js'
-import { injectCommand } from './commands/inject.js'
-import { killCommand, retryCommand } from './commands/kill-retry.js'
-import { serveCommand } from './commands/serve.js'
-import { statusCommand } from './commands/status.js'
-import { waitCommand } from './commands/wait.js'
-import { demoCommand } from './demo/command.js'
 import { reportError } from './exit.js'
 
+// command modules load on use: a post-job's `aso wait` should not pay for the server, demo and FTS3 double
 const program = new Command()
 program
   .name('aso')
@@ -54,7 +44,7 @@ program
   .option('--files <n>', 'number of job outputs', '200')
   .option('--json', 'print the summary as JSON')
   .option('--keep', 'keep the temporary directory')
-  .action((_o, cmd: Command) => demoCommand(all(cmd)))
+  .action(async (_o, cmd: Command) => (await import('./demo/command.js')).demoCommand(all(cmd)))
 
 program
   .command('serve')
@@ -67,14 +57,16 @@ program
     '--insecure-dev',
     'plain HTTP on loopback, identity from the X-ASO-User header: one-machine trials only',
   )
-  .action((_o, cmd: Command) => serveCommand(all(cmd)))
+  .action(async (_o, cmd: Command) => (await import('./commands/serve.js')).serveCommand(all(cmd)))
 
 program
   .command('inject')
   .description('store transfer requests, one JSON object per line (exit 1 if any line was rejected)')
   .argument('<file>', 'a .jsonl file, or - for standard input')
   .option('--json', 'print one JSON result per line')
-  .action((file: string, _o, cmd: Command) => injectCommand(file, all(cmd)))
+  .action(async (file: string, _o, cmd: Command) =>
+    (await import('./commands/inject.js')).injectCommand(file, all(cmd)),
+  )
 
 program
   .command('status')
@@ -82,14 +74,16 @@ program
   .option('--user <user>', 'only this user')
   .option('--task <task>', 'only this task')
   .option('--json', 'print JSON')
-  .action((_o, cmd: Command) => statusCommand(all(cmd)))
+  .action(async (_o, cmd: Command) => (await import('./commands/status.js')).statusCommand(all(cmd)))
 
 program
   .command('explain')
   .description('a transfer, its timeline, and why it is where it is')
   .argument('<id>', 'transfer id (32 hex digits)')
   .option('--json', 'print JSON')
-  .action((id: string, _o, cmd: Command) => explainCommand(id, all(cmd)))
+  .action(async (id: string, _o, cmd: Command) =>
+    (await import('./commands/explain.js')).explainCommand(id, all(cmd)),
+  )
 
 program
   .command('kill')
@@ -97,7 +91,9 @@ program
   .argument('[ids...]', 'transfer ids')
   .option('--task <task>', 'every transfer of this task')
   .option('--json', 'print JSON')
-  .action((ids: string[], _o, cmd: Command) => killCommand(ids, all(cmd)))
+  .action(async (ids: string[], _o, cmd: Command) =>
+    (await import('./commands/kill-retry.js')).killCommand(ids, all(cmd)),
+  )
 
 program
   .command('retry')
@@ -105,7 +101,9 @@ program
   .argument('[ids...]', 'transfer ids')
   .option('--task <task>', 'every transfer of this task')
   .option('--json', 'print JSON')
-  .action((ids: string[], _o, cmd: Command) => retryCommand(ids, all(cmd)))
+  .action(async (ids: string[], _o, cmd: Command) =>
+    (await import('./commands/kill-retry.js')).retryCommand(ids, all(cmd)),
+  )
 
 program
   .command('wait')
@@ -115,25 +113,25 @@ program
   .requiredOption('--task <task>', 'the task to wait for')
   .option('--timeout <duration>', 'give up after this long, e.g. 30m, 2h', '1h')
   .option('--json', 'print the task summary as JSON')
-  .action((_o, cmd: Command) => waitCommand(all(cmd)))
+  .action(async (_o, cmd: Command) => (await import('./commands/wait.js')).waitCommand(all(cmd)))
 
 program
   .command('agents')
   .description('live agents: their loops, last heartbeat, and what they hold (leader lease, engine jobs)')
   .option('--json', 'print JSON')
-  .action((_o, cmd: Command) => agentsCommand(all(cmd)))
+  .action(async (_o, cmd: Command) => (await import('./commands/agents.js')).agentsCommand(all(cmd)))
 
 const db = program.command('db').description('database schema: upgrades and checks')
 db.command('migrate')
   .description('run the migrations the database has not run yet')
   .option('--json', 'print JSON')
-  .action((_o, cmd: Command) => dbMigrateCommand(all(cmd)))
+  .action(async (_o, cmd: Command) => (await import('./commands/db.js')).dbMigrateCommand(all(cmd)))
 db.command('check')
   .description(
     'report pending migrations and schema drift (exit 1 if a migration is pending or the schema drifted)',
   )
   .option('--json', 'print JSON')
-  .action((_o, cmd: Command) => dbCheckCommand(all(cmd)))
+  .action(async (_o, cmd: Command) => (await import('./commands/db.js')).dbCheckCommand(all(cmd)))
 
 program
   .command('fts3-sim')
@@ -144,7 +142,10 @@ program
   .action(async (_o, cmd: Command) => {
     // the double parses its own options (aso fts3-sim --help lists them); --config is the global one
     const { config } = cmd.optsWithGlobals() as { config?: string }
-    process.exitCode = await runFts3SimCli([...(config ? ['--config', config] : []), ...cmd.args])
+    process.exitCode = await (await import('../fts3-sim/cli.js')).runFts3SimCli([
+      ...(config ? ['--config', config] : []),
+      ...cmd.args,
+    ])
   })
 
 program
@@ -152,7 +153,9 @@ program
   .description("classify an engine's failure reason: prints {class, retry, hint} as JSON")
   .argument('<reason>', 'the reason string, e.g. "DESTINATION [13] Permission denied"')
   .addOption(new Option('--recoverable <bool>', "the engine's own verdict").choices(['true', 'false']))
-  .action((reason: string, o: { recoverable?: string }) => classifyCommand(reason, o))
+  .action(async (reason: string, o: { recoverable?: string }) =>
+    (await import('./commands/classify.js')).classifyCommand(reason, o),
+  )
 
 try {
   await program.parseAsync(process.argv)

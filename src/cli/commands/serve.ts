@@ -32,6 +32,10 @@ export async function serveCommand(opts: ServeOptions) {
   let agent: Agent | undefined
   let api: ApiServer | undefined
   try {
+    // loaded only when needed: Fastify, OpenAPI and prom-client would slow every other command's start
+    const server = wantApi ? await import('../../api/server.js') : undefined
+    // a bad --listen is refused before the agent starts
+    server?.checkListen(opts.listen ?? app.config.api.listen, opts.insecureDev === true)
     if (!opts.apiOnly) {
       const { engines, storage } = buildEngines(app.config, {
         store: app.store,
@@ -53,10 +57,8 @@ export async function serveCommand(opts: ServeOptions) {
         'agent started',
       )
     }
-    if (wantApi) {
-      // loaded only here: Fastify, OpenAPI and prom-client would slow every other command's start
-      const { startApiServer } = await import('../../api/server.js')
-      api = await startApiServer({
+    if (server) {
+      api = await server.startApiServer({
         config: app.config,
         store: app.store,
         sites: app.sites,
