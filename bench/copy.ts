@@ -11,6 +11,7 @@ import type { CopyMethod } from '../src/engines/local/copy-method.js'
 import { LocalEngine } from '../src/engines/local/engine.js'
 import type { EngineFile, FileOutcome } from '../src/engines/types.js'
 import { sitePath, startXrootdSite } from '../test/support/xrootd.js'
+import { benchHttpCopy } from './copy-http.js'
 import { type Figures, median } from './support/report.js'
 
 const sh = promisify(execFile)
@@ -175,6 +176,10 @@ export async function benchCopy(opts: { log(line: string): void }): Promise<Figu
       note: '8 at a time; baseline: read + adler32 + write + fsync + rename loop, 8 at a time',
     }
     Object.assign(figures, await benchXrootTpc(dir, opts.log))
+    const http = await benchHttpCopy({ log: opts.log })
+    for (const [name, f] of Object.entries(http)) {
+      figures[name.startsWith('http-tpc 1 GiB') ? 'copy.http-tpc.1GiB' : 'copy.http-tpc.1000x10KiB'] = f
+    }
   } finally {
     await rm(dir, { recursive: true, force: true })
   }

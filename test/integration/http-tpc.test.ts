@@ -250,7 +250,11 @@ describe('http-tpc between XrdHttp endpoints', () => {
     const ac = new AbortController()
     const t = task(davs(A, `${TEMP}/abort/big.root`), davs(B, lfn), rec, ac.signal)
     const running = runMethod(methods().tpc, [t])
-    setTimeout(() => ac.abort(), 150)
+    // abort once the destination server is writing the file
+    const until = Date.now() + 20_000
+    while (!existsSync(sitePath(B, lfn)) && Date.now() < until) await new Promise((r) => setTimeout(r, 10))
+    expect(existsSync(sitePath(B, lfn)), 'the COPY started').toBe(true)
+    ac.abort()
     const { results } = await running
     expect(failure(results.get(t))).toBe('TRANSFER [125] Transfer aborted')
     await new Promise((r) => setTimeout(r, 1500))

@@ -118,9 +118,9 @@ export class HttpClients {
 
   constructor(private readonly opts: HttpClientsOptions = {}) {}
 
-  /** Trusts the CAs of `caDir` for every request to `origin` (https://host:port). */
-  trust(origin: string, caDir: string): void {
-    this.caDirs.set(new URL(origin).origin, caDir)
+  /** Trusts the CAs of `caDir` for every request to the origin of `url` (https://host:port, davs://…). */
+  trust(url: string, caDir: string): void {
+    this.caDirs.set(new URL(toHttpUrl(url)).origin, caDir)
   }
 
   /** Trusts each site's CA directory for the HTTPS origins of its protocols. */
