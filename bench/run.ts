@@ -1,4 +1,5 @@
 import { benchCopy } from './copy.js'
+import { benchDashboard } from './dashboard.js'
 import { benchFts3 } from './fts3.js'
 import { benchPipeline } from './pipeline.js'
 import { benchPostgres } from './postgres.js'
@@ -15,6 +16,8 @@ const BENCHES: Record<string, Bench> = {
   postgres: (o) => benchPostgres({ log: o.log, files: o.full ? 20_000 : 5_000 }),
   // the pipeline again through the FTS3 double over HTTP, and the STOMP delivery delay
   fts3: (o) => benchFts3({ log: o.log }),
+  // the dashboard's API calls at 1M records against 10k
+  dashboard: (o) => benchDashboard({ log: o.log }),
 }
 
 async function main() {

@@ -21,6 +21,8 @@ PACKAGES=(
   gfal2-plugin-http
   gfal2-plugin-mock
   curl
+  # the dashboard's browser tests: Debian's Chromium driven by playwright-core (never a downloaded browser)
+  chromium
 )
 
 is_installed() {

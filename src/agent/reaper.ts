@@ -46,12 +46,15 @@ export class Reaper {
     // (a database restart) every agent's heartbeat is old and none is dead; a dead pid on this host is proof
     const since = this.storeReachableSince()
     const judgeHeartbeats = since !== null && now - since >= config.agent.lease
-    const dead = agents.filter(
-      (a) =>
-        a.id !== agentId &&
-        ((judgeHeartbeats && a.heartbeatAt < now - config.agent.lease) ||
-          (a.host === this.host && !pidAlive(a.pid))),
-    )
+    // on this host the process table is the truth: a live pid is not dead, however late its heartbeat (a
+    // CPU-starved agent declared dead would go on writing destinations its successor owns); only one that
+    // has not beaten for ten leases is taken for hung. Elsewhere the heartbeat lease is all there is.
+    const dead = agents.filter((a) => {
+      if (a.id === agentId) return false
+      const late = judgeHeartbeats && a.heartbeatAt < now - config.agent.lease
+      if (a.host !== this.host) return late
+      return !pidAlive(a.pid) || (judgeHeartbeats && a.heartbeatAt < now - 10 * config.agent.lease)
+    })
     for (const a of dead) await store.stopAgent(a.id, now)
     // their leader lease passes on at once, not when it expires
     if (dead.length) await store.releaseLeases(dead.map((a) => a.id))

@@ -15,6 +15,7 @@ import { Poller } from './poller.js'
 import { Reaper } from './reaper.js'
 import { Receiver } from './receiver.js'
 import { Retrier } from './retrier.js'
+import { ROLLUP_PRUNE_INTERVAL_MS, RollupPruner } from './rollup-pruner.js'
 import { Submitter } from './submitter.js'
 
 interface Loop {
@@ -46,7 +47,7 @@ export interface AgentOptions {
 }
 
 /** Loops that run on one agent at a time, the holder of the leader lease (their work is global). */
-export const SINGLETON_LOOPS: ReadonlySet<string> = new Set(['retrier', 'cleaner'])
+export const SINGLETON_LOOPS: ReadonlySet<string> = new Set(['retrier', 'cleaner', 'rollup-pruner'])
 export const LEADER_LEASE = 'leader'
 
 export function newAgentId(): string {
@@ -95,6 +96,7 @@ export class Agent {
       [new CredentialWatcher(this.ctx), a.retryInterval],
       [new Cleaner(this.ctx), a.cleanInterval],
       [new Notifier(this.ctx), a.notifyInterval],
+      [new RollupPruner(this.ctx), ROLLUP_PRUNE_INTERVAL_MS],
     ]
     for (const [loop, intervalMs] of loops) {
       this.loops.set(loop.name, {

@@ -20,4 +20,6 @@ export interface ApiContext {
   agent?: AgentHandle
   /** how often event streams and long-polls look at the store when nothing wakes them */
   pollMs: number
+  /** the clock of the dashboard's time windows (a benchmark fixes it at its data's end) */
+  now: () => number
 }

@@ -121,7 +121,7 @@ export const historyEventSchema = z
 export type TransferEvent = z.infer<typeof historyEventSchema>
 
 /** A duration in a query: `30s`, `5m`, `2h`, or seconds. */
-const durationParam = (fallback: string, maxMs: number) =>
+export const durationParam = (fallback: string, maxMs: number) =>
   z
     .string()
     .default(fallback)

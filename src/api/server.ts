@@ -15,13 +15,18 @@ import type { Store } from '../store/types.js'
 import { createAuthenticator } from './auth/authenticate.js'
 import { ChangeSignal } from './change-signal.js'
 import type { AgentHandle, ApiContext } from './context.js'
+import { dashboardRoutes } from './dashboard.js'
 import { installErrorHandler } from './errors.js'
 import { eventRoutes } from './events.js'
 import { healthMetricRoutes } from './health-metrics.js'
 import { linkUserRoutes } from './links-users.js'
+import { loginOptionRoutes } from './login-options.js'
 import { registerOpenApi } from './openapi.js'
+import { operatorSettingRoutes } from './operator-settings.js'
+import { taskListRoutes } from './task-list.js'
 import { taskRoutes } from './tasks.js'
 import { transferRoutes } from './transfers.js'
+import { findWebRoot, webUiRoutes } from './web-ui.js'
 
 export const API_VERSION = '1.0.0'
 export const API_PREFIX = '/api/v1'
@@ -40,6 +45,10 @@ export interface ApiServerOptions {
   log?: Logger
   /** how often streams and long-polls look at the store when nothing wakes them (default 250 ms) */
   pollMs?: number
+  /** the dashboard's clock (default Date.now) */
+  now?: () => number
+  /** the built dashboard to serve at `/` (default: dist/web when it was built; null: none) */
+  webRoot?: string | null
 }
 
 export interface ApiServer {
@@ -114,6 +123,7 @@ export async function buildApiServer(opts: ApiServerOptions): Promise<FastifyIns
     sites: opts.sites,
     changes: opts.changes ?? new ChangeSignal(),
     pollMs: opts.pollMs ?? 250,
+    now: opts.now ?? Date.now,
     ...(opts.agent ? { agent: opts.agent } : {}),
   }
   const auth = await createAuthenticator(
@@ -130,10 +140,15 @@ export async function buildApiServer(opts: ApiServerOptions): Promise<FastifyIns
       await v1.register(taskRoutes, ctx)
       await v1.register(eventRoutes, ctx)
       await v1.register(linkUserRoutes, ctx)
+      await v1.register(dashboardRoutes, ctx)
+      await v1.register(taskListRoutes, ctx)
+      await v1.register(operatorSettingRoutes, ctx)
     },
     { prefix: API_PREFIX },
   )
   await app.register(healthMetricRoutes, ctx)
+  await app.register(loginOptionRoutes, { config, insecureDev: opts.insecureDev === true })
+  await app.register(webUiRoutes, { root: opts.webRoot === undefined ? findWebRoot() : opts.webRoot })
   return app
 }
 

@@ -77,6 +77,20 @@ async function selectorFor(
   return { sel, notFound }
 }
 
+/** What a kill or retry acted on, for its audit row (ids are cut: the files' histories hold each one). */
+function auditTarget(body: SelectorBody): { target: string; detail: Record<string, unknown> } {
+  const ids = body.ids ?? []
+  const target =
+    body.task !== undefined ? `task ${body.task}` : `${ids.length} transfer${ids.length === 1 ? '' : 's'}`
+  return {
+    target,
+    detail: {
+      ...(body.task !== undefined ? { task: body.task } : {}),
+      ...(ids.length ? { ids: ids.slice(0, 20) } : {}),
+    },
+  }
+}
+
 export const transferRoutes: FastifyPluginAsyncZod<ApiContext> = async (app, ctx) => {
   const actorOf = (caller: Identity) => `api:${caller.name}`
 
@@ -199,6 +213,14 @@ export const transferRoutes: FastifyPluginAsyncZod<ApiContext> = async (app, ctx
       const actor = actorOf(identity)
       const reason = `killed by ${actor}${request.body.reason ? `: ${request.body.reason}` : ''}`
       const r = await ctx.store.kill(sel, reason, Date.now(), actor)
+      const audit = auditTarget(request.body)
+      await ctx.store.recordAudit({
+        at: Date.now(),
+        actor,
+        action: 'kill',
+        target: audit.target,
+        detail: { ...audit.detail, ...r },
+      })
       ctx.agent?.wake('killer')
       // files killed while queued are KILLED now: their webhooks can go
       if (r.killed) ctx.agent?.wake('notifier')
@@ -220,6 +242,14 @@ export const transferRoutes: FastifyPluginAsyncZod<ApiContext> = async (app, ctx
       const { identity } = callerOf(request)
       const { sel, notFound } = await selectorFor(ctx, identity, request.body, 'retry')
       const r = await ctx.store.retry(sel, Date.now(), actorOf(identity))
+      const audit = auditTarget(request.body)
+      await ctx.store.recordAudit({
+        at: Date.now(),
+        actor: actorOf(identity),
+        action: 'retry',
+        target: audit.target,
+        detail: { ...audit.detail, ...r },
+      })
       if (r.retried) ctx.agent?.wake('submitter')
       ctx.changes.notify()
       return { ...r, notFound }

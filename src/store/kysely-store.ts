@@ -3,8 +3,10 @@ import type { FailureClass } from '../domain/failures.js'
 import type { FileOutcome } from '../engines/types.js'
 import type { DialectOps, Trx } from './dialect.js'
 import { migrationProvider } from './migrations/index.js'
+import * as audit from './ops/audit.js'
 import { claimForSubmission } from './ops/claim.js'
 import { dueCleanups, recordCleanup } from './ops/cleanup.js'
+import * as finished from './ops/finished-reads.js'
 import { inject } from './ops/inject.js'
 import { confirmKilled, kill, markCancelSent, pendingCancels, retry } from './ops/kill-retry.js'
 import * as leaseOps from './ops/leases.js'
@@ -12,21 +14,26 @@ import { recordOutcomes } from './ops/outcomes.js'
 import * as reads from './ops/reads.js'
 import { orphanedJobs, promoteDueRetries, requeueLostJob, takeOverJobs } from './ops/recovery.js'
 import * as settings from './ops/settings.js'
+import * as stuck from './ops/stuck-reads.js'
 import { deferSubmission, markSubmitted, markSubmittedMany, rejectSubmission } from './ops/submission.js'
+import * as taskList from './ops/task-list.js'
 import * as taskReads from './ops/task-reads.js'
 import * as outbox from './ops/webhook-outbox.js'
 import type { Database } from './schema.js'
 import type {
   AgentRow,
+  AuditEntry,
   ClaimSpec,
   Hold,
   InjectItem,
   InjectOptions,
   ListFilter,
   OutcomePolicy,
+  QueueAge,
   Selector,
   Store,
   StorePolicy,
+  TaskListFilter,
   WebhookAttempt,
 } from './types.js'
 
@@ -313,5 +320,49 @@ export class KyselyStore implements Store {
 
   failureClassCounts() {
     return taskReads.failureClassCounts(this.db)
+  }
+
+  finishedSeries(q: Parameters<Store['finishedSeries']>[0]) {
+    return finished.finishedSeries(this.db, q)
+  }
+
+  finishedByLink(q: Parameters<Store['finishedByLink']>[0]) {
+    return finished.finishedByLink(this.db, q)
+  }
+
+  openEngineJobCount(user?: string) {
+    return stuck.openEngineJobCount(this.db, user)
+  }
+
+  queueAges(user?: string) {
+    return stuck.queueAges(this.db, user)
+  }
+
+  oldestOfQueue(queue: QueueAge) {
+    return stuck.oldestOfQueue(this.db, queue)
+  }
+
+  stalledEngineJobs(before: number, limit: number, user?: string) {
+    return stuck.stalledEngineJobs(this.db, before, limit, user)
+  }
+
+  overdueRetries(before: number, limit: number, user?: string) {
+    return stuck.overdueRetries(this.db, before, limit, user)
+  }
+
+  taskList(filter: TaskListFilter) {
+    return taskList.taskList(this.db, filter)
+  }
+
+  pruneFinishedBuckets(now: number) {
+    return this.tx((trx) => finished.pruneFinishedBuckets(trx, now))
+  }
+
+  recordAudit(entry: Omit<AuditEntry, 'id'>) {
+    return this.tx((trx) => audit.recordAudit(trx, entry))
+  }
+
+  auditLog(limit: number, before?: number) {
+    return audit.auditLog(this.db, limit, before)
   }
 }

@@ -167,6 +167,58 @@ export interface WebhookOutboxTable {
   last_error: string | null
 }
 
+/** Files that ended (DONE, FAILED, KILLED) per minute, link, user, state and class (migrations/0004). */
+export interface TransferMinutesTable {
+  /** epoch ms of the minute's start */
+  minute: number
+  source: string
+  destination: string
+  user: string
+  state: string
+  /** '' for DONE */
+  failure_class: string
+  files: number
+  bytes: number
+}
+
+/** Files that ended per hour, link, state and class. */
+export interface TransferHoursTable {
+  /** epoch ms of the hour's start */
+  hour: number
+  source: string
+  destination: string
+  state: string
+  failure_class: string
+  files: number
+  bytes: number
+}
+
+/** Files that ended per user, hour and state. */
+export interface UserHoursTable {
+  user: string
+  hour: number
+  state: string
+  files: number
+  bytes: number
+}
+
+/** Files per state and bytes of one task of one user, kept in step with every transition. */
+export interface TaskCountsTable {
+  seq: Generated<number>
+  task: string
+  user: string
+  n_new: number
+  n_submitting: number
+  n_submitted: number
+  n_retry: number
+  n_killing: number
+  n_done: number
+  n_failed: number
+  n_killed: number
+  bytes: number
+  done_bytes: number
+}
+
 export interface Database {
   transfers: TransfersTable
   engine_jobs: EngineJobsTable
@@ -179,4 +231,8 @@ export interface Database {
   agents: AgentsTable
   leases: LeasesTable
   webhook_outbox: WebhookOutboxTable
+  transfer_minutes: TransferMinutesTable
+  transfer_hours: TransferHoursTable
+  user_hours: UserHoursTable
+  task_counts: TaskCountsTable
 }

@@ -3,6 +3,7 @@ import { canApply, TRANSITIONS, type TransferState, type TransitionName } from '
 import { chunk, type Trx } from './dialect.js'
 import type { TransferRow } from './rows.js'
 import type { Database } from './schema.js'
+import { applyTaskDeltas } from './task-rollup.js'
 
 /** The columns every transition returns: enough for history rows and the counts rollup. */
 export const RETURNED_COLUMNS = [
@@ -52,7 +53,8 @@ export interface TransitionSpec {
 export type CountDeltas = Map<string, { row: ChangedRow; state: string; n: number; bytes: number }>
 
 export function addDelta(deltas: CountDeltas, row: ChangedRow, state: string, sign: 1 | -1): void {
-  const key = `${row.source}\0${row.destination}\0${row.user}\0${row.grp}\0${row.role}\0${state}`
+  // the task is part of the key for the task rollup (task_counts); transfer_counts sums over it
+  const key = `${row.source}\0${row.destination}\0${row.user}\0${row.grp}\0${row.role}\0${state}\0${row.task}`
   const d = deltas.get(key) ?? { row, state, n: 0, bytes: 0 }
   d.n += sign
   d.bytes += sign * Number(row.size)
@@ -61,7 +63,15 @@ export function addDelta(deltas: CountDeltas, row: ChangedRow, state: string, si
 
 /** Applies rollup changes in key order (so concurrent agents lock rows in the same order). */
 export async function applyCountDeltas(trx: Trx, deltas: CountDeltas): Promise<void> {
-  const values = [...deltas.entries()]
+  const cells = new Map<string, { row: ChangedRow; state: string; n: number; bytes: number }>()
+  for (const [key, d] of deltas) {
+    const cellKey = key.slice(0, key.lastIndexOf('\0'))
+    const c = cells.get(cellKey) ?? { row: d.row, state: d.state, n: 0, bytes: 0 }
+    c.n += d.n
+    c.bytes += d.bytes
+    cells.set(cellKey, c)
+  }
+  const values = [...cells.entries()]
     .filter(([, d]) => d.n !== 0)
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([, d]) => ({
@@ -86,6 +96,16 @@ export async function applyCountDeltas(trx: Trx, deltas: CountDeltas): Promise<v
       )
       .execute()
   }
+  await applyTaskDeltas(
+    trx,
+    [...deltas.values()].map((d) => ({
+      task: d.row.task,
+      user: d.row.user,
+      state: d.state,
+      n: d.n,
+      bytes: d.bytes,
+    })),
+  )
 }
 
 export interface HistoryRow {

@@ -348,6 +348,101 @@ export interface Store {
   webhookBacklog(): Promise<{ pending: number; failed: number }>
   /** FAILED and RETRY files per failure class */
   failureClassCounts(): Promise<{ state: TransferState; failureClass: string; n: number }[]>
+
+  // dashboard (store/ops/dashboard-reads.ts): rollups and indexes only
+  /** files that ended per time bucket (minute or hour) and state, in [from, to) */
+  finishedSeries(q: {
+    span: 'minute' | 'hour'
+    from: number
+    to: number
+    user?: string
+  }): Promise<FinishedBucket[]>
+  /** files that ended per link, state and class, in [from, to) (hour buckets: everyone's only) */
+  finishedByLink(q: {
+    span: 'minute' | 'hour'
+    from: number
+    to: number
+    user?: string
+  }): Promise<FinishedByLink[]>
+  openEngineJobCount(user?: string): Promise<number>
+  /** every queue with waiting files and when its oldest was injected */
+  queueAges(user?: string): Promise<QueueAge[]>
+  oldestOfQueue(queue: QueueAge): Promise<string | null>
+  stalledEngineJobs(before: number, limit: number, user?: string): Promise<EngineJobRow[]>
+  overdueRetries(before: number, limit: number, user?: string): Promise<OverdueRetry[]>
+  taskList(filter: TaskListFilter): Promise<{ items: TaskProgress[]; next: string | null }>
+  /** deletes time buckets past retention (bounded per call); returns rows deleted */
+  pruneFinishedBuckets(now: number): Promise<number>
+  recordAudit(entry: Omit<AuditEntry, 'id'>): Promise<void>
+  auditLog(limit: number, before?: number): Promise<AuditEntry[]>
+}
+
+export interface FinishedBucket {
+  /** the bucket's start, epoch ms */
+  at: number
+  state: TransferState
+  files: number
+  bytes: number
+}
+
+export interface FinishedByLink {
+  source: string
+  destination: string
+  state: TransferState
+  failureClass: string | null
+  files: number
+  bytes: number
+}
+
+export interface QueueAge {
+  source: string
+  destination: string
+  user: string
+  group: string | null
+  role: string | null
+  waiting: number
+  /** creation time of its oldest waiting file (null if the rollup ran ahead of a commit) */
+  oldestCreatedAt: number | null
+  /** that file's priority (with the time, its place in the queue index) */
+  oldestPriority: number | null
+}
+
+export interface OverdueRetry {
+  id: string
+  user: string
+  task: string
+  source: string
+  destination: string
+  nextAttemptAt: number
+  failureClass: string | null
+  failureReason: string | null
+}
+
+export interface TaskListFilter {
+  user?: string
+  task?: string
+  /** part of the task name, any case */
+  q?: string
+  /** active: files not yet terminal; complete: all terminal; failed: some FAILED or KILLED */
+  status?: 'active' | 'complete' | 'failed'
+  cursor?: string
+  limit: number
+}
+
+export interface TaskProgress {
+  task: string
+  user: string
+  states: Record<TransferState, number>
+  bytes: { total: number; done: number }
+}
+
+export interface AuditEntry {
+  id: number
+  at: number
+  actor: string
+  action: string
+  target: string
+  detail: unknown
 }
 
 export interface TaskFailureReason {

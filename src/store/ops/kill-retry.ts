@@ -2,6 +2,7 @@ import type { Trx } from '../dialect.js'
 import { applyCountDeltas, type CountDeltas, transition } from '../transition.js'
 import type { Selector, StorePolicy } from '../types.js'
 import { cleanupOnEnd } from './cleanup-schedule.js'
+import { type FinishedTally, recordFinished, tallyFinished } from './finished-buckets.js'
 import { closeJobIfDone } from './submission.js'
 import { enqueueTerminalNotifications } from './webhook-outbox.js'
 
@@ -26,6 +27,7 @@ export async function kill(
 ) {
   const rows = await select(trx, sel, ['NEW', 'RETRY', 'SUBMITTING', 'SUBMITTED'])
   const deltas: CountDeltas = new Map()
+  const finished: FinishedTally = new Map()
   let killed = 0
   let killing = 0
   for (const from of ['NEW', 'RETRY'] as const) {
@@ -52,6 +54,7 @@ export async function kill(
       deltas,
     )
     killed += changed.length
+    tallyFinished(finished, changed, 'KILLED', 'killed')
     await enqueueTerminalNotifications(
       trx,
       changed.map((c) => c.id),
@@ -73,6 +76,7 @@ export async function kill(
     }
   }
   await applyCountDeltas(trx, deltas)
+  await recordFinished(trx, finished, now)
   return { killed, killing }
 }
 
@@ -199,6 +203,9 @@ export async function confirmKilled(
     deltas,
   )
   await applyCountDeltas(trx, deltas)
+  const finished: FinishedTally = new Map()
+  tallyFinished(finished, killed, 'KILLED', 'killed')
+  await recordFinished(trx, finished, now)
   await enqueueTerminalNotifications(
     trx,
     killed.map((c) => c.id),

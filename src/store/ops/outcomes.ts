@@ -5,6 +5,7 @@ import { chunk, type Trx } from '../dialect.js'
 import { applyCountDeltas, type CountDeltas, type TransferUpdate, transition } from '../transition.js'
 import type { OutcomePolicy, OutcomeSummary, StorePolicy } from '../types.js'
 import { cleanupOnEnd } from './cleanup-schedule.js'
+import { type FinishedTally, recordFinished, tallyFinished } from './finished-buckets.js'
 import { closeJobIfDone, markSubmittedIds } from './submission.js'
 import { enqueueTerminalNotifications } from './webhook-outbox.js'
 
@@ -290,6 +291,7 @@ export async function recordOutcomes(
   }
 
   const deltas: CountDeltas = new Map()
+  const finished: FinishedTally = new Map()
   const jobs = new Set<string>()
   const apply = async (p: Planned, ids: string[], jobId: string) => {
     const changed = await transition(
@@ -311,12 +313,19 @@ export async function recordOutcomes(
     summary.byState[to] = (summary.byState[to] ?? 0) + changed.length
     if (to === 'DONE' || to === 'FAILED' || to === 'KILLED') {
       for (const c of changed) summary.terminal.push({ id: c.id, state: to })
+      tallyFinished(
+        finished,
+        changed,
+        to,
+        typeof p.set.failure_class === 'string' ? p.set.failure_class : null,
+      )
     }
     jobs.add(jobId)
   }
   for (const b of batches.values()) await apply(b.plan, b.ids, b.jobId)
   for (const s of singles) await apply(s.plan, [s.id], s.jobId)
   await applyCountDeltas(trx, deltas)
+  await recordFinished(trx, finished, policy.now)
   await enqueueTerminalNotifications(
     trx,
     summary.terminal.map((t) => t.id),

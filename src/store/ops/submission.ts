@@ -3,6 +3,7 @@ import type { Trx } from '../dialect.js'
 import { applyCountDeltas, type CountDeltas, transition } from '../transition.js'
 import type { StorePolicy } from '../types.js'
 import { cleanupOnEnd } from './cleanup-schedule.js'
+import { type FinishedTally, recordFinished, tallyFinished } from './finished-buckets.js'
 import { enqueueTerminalNotifications } from './webhook-outbox.js'
 
 async function membersIn(trx: Trx, jobId: string, state: string): Promise<string[]> {
@@ -102,6 +103,7 @@ export async function rejectSubmission(
   policy: StorePolicy,
 ) {
   const deltas: CountDeltas = new Map()
+  const finished: FinishedTally = new Map()
   let n = 0
   const ended: string[] = []
   for (const f of failures) {
@@ -127,8 +129,10 @@ export async function rejectSubmission(
     )
     n += changed.length
     ended.push(...changed.map((c) => c.id))
+    tallyFinished(finished, changed, 'FAILED', f.class)
   }
   await applyCountDeltas(trx, deltas)
+  await recordFinished(trx, finished, now)
   await enqueueTerminalNotifications(trx, ended, now)
   const left = await membersIn(trx, jobId, 'SUBMITTING')
   if (left.length === 0) await closeJob(trx, jobId, 'FINISHED', now)

@@ -1,0 +1,29 @@
+/** The API's answers, as the server defines them (one definition: src/api/*schemas.ts). */
+export type {
+  AuditResponse,
+  DashboardLinksResponse,
+  FailureClassesResponse,
+  LinkChangeBody,
+  LinkSettingResponse,
+  LoginOptionsResponse,
+  OverviewResponse,
+  ProblemsResponse,
+  TaskListResponse,
+  TimeseriesResponse,
+  WeightBody,
+  WeightResponse,
+} from '../../../src/api/dashboard-schemas.js'
+export type {
+  ExplanationResponse,
+  KillResponse,
+  ListResponse,
+  RetryResponse,
+  SelectorBody,
+  TaskSummaryResponse,
+  TransferEvent,
+  UsersResponse,
+  WhoamiResponse,
+} from '../../../src/api/schemas.js'
+export type { TransferState } from '../../../src/domain/states.js'
+
+export type TransferRecord = import('../../../src/api/schemas.js').ExplanationResponse['record']
