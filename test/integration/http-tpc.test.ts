@@ -11,7 +11,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { adler32 } from 'hash-wasm'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { classify } from '../../src/domain/failures.js'
 import type { CopyContext, CopyMethod, CopyResult, CopyTask } from '../../src/engines/local/copy-method.js'
 import { HttpClients } from '../../src/engines/local/http-client.js'
@@ -48,6 +48,21 @@ beforeAll(async () => {
   ])
   clients = new HttpClients()
   for (const s of [A, B, C]) clients.trust(s.httpsUrl!, pki.caDir)
+})
+
+/** the sites that were started (a failed beforeAll leaves some undefined) */
+const sites = (): XrootdSite[] => [A, B, C].filter((s): s is XrootdSite => s !== undefined)
+
+beforeEach(async () => {
+  // a server that died during an earlier test is started again, loudly (console.warn with its log): that test
+  // has failed already, and the later ones then test our code rather than fail with "Connection refused"
+  for (const s of sites()) await s.ensureRunning()
+})
+
+afterEach(async () => {
+  // a server that died during this test fails it in those words ("… crashed (SIGSEGV)", its last log lines),
+  // even when the test's own assertions passed or only saw a refused connection
+  for (const s of sites()) await s.assertRunning()
 })
 
 afterAll(async () => {
@@ -259,7 +274,8 @@ describe('http-tpc between XrdHttp endpoints', () => {
     expect(failure(results.get(t))).toBe('TRANSFER [125] Transfer aborted')
     await new Promise((r) => setTimeout(r, 1500))
     expect(existsSync(sitePath(B, lfn)), 'the server did not finish the copy after the abort').toBe(false)
-  }, 30_000)
+    // staging and hashing 512 MiB alone took over 20 s with the machine at load 35
+  }, 60_000)
 })
 
 describe('http-stream with local files', () => {

@@ -98,11 +98,18 @@ async function until(
   timeoutMs: number,
   states: readonly TransferState[] = TERMINAL_STATES,
 ): Promise<TransferRecord[]> {
-  await agent.waitFor(
-    async () => (await records(ids)).every((r) => states.includes(r.state)),
-    timeoutMs,
-    `${ids.length} transfer(s) in ${states.join('/')}`,
-  )
+  try {
+    await agent.waitFor(
+      async () => (await records(ids)).every((r) => states.includes(r.state)),
+      timeoutMs,
+      `${ids.length} transfer(s) in ${states.join('/')}`,
+    )
+  } catch (err) {
+    // say where the transfers are, so a timeout tells what stuck
+    const byState = new Map<string, number>()
+    for (const r of await records(ids)) byState.set(r.state, (byState.get(r.state) ?? 0) + 1)
+    throw new Error(`${(err as Error).message}; now ${JSON.stringify(Object.fromEntries(byState))}`)
+  }
   return records(ids)
 }
 
@@ -134,6 +141,20 @@ async function sizeAt(site: XrootdSite, lfn: string): Promise<number> {
     // not there (yet, or any more)
     return -1
   }
+}
+
+/** Size of the temporary copy of `lfn` at a site (`.NAME.<hex>.aso-part`, or NAME in a batch's `.aso-part-<hex>/`). */
+async function partSizeAt(site: XrootdSite, lfn: string): Promise<number> {
+  const dir = path.posix.dirname(lfn)
+  const name = path.posix.basename(lfn)
+  for (const e of await listDir(site, dir)) {
+    if (e.startsWith(`.${name}.`) && e.endsWith('.aso-part')) return sizeAt(site, `${dir}/${e}`)
+    if (e.startsWith('.aso-part-')) {
+      const size = await sizeAt(site, `${dir}/${e}/${name}`)
+      if (size >= 0) return size
+    }
+  }
+  return -1
 }
 
 async function expectBytesAtB(lfn: string, data: Buffer): Promise<void> {
@@ -175,6 +196,10 @@ describe('agent with the built-in engine between two XRootD sites', () => {
       await expectBytesAtB(r.destinationLfn, files[i]!.data)
       expect(await adler32(await readFile(sitePath(B, r.destinationLfn)))).toBe(r.checksums.adler32)
     }
+
+    // each copy went through a temporary name, and none is left
+    const destDir = path.posix.dirname(done[0]!.destinationLfn)
+    expect((await listDir(B, destDir)).filter((n) => n.includes('.aso-part'))).toEqual([])
 
     // batched: a few `xrdcp --tpc only --parallel N` calls, each file in exactly one of them
     const calls = tpcCallsSince(firstCall)
@@ -287,7 +312,8 @@ describe('agent with the built-in engine between two XRootD sites', () => {
     const firstCall = spawned.length
     const ids = await inject(requests)
 
-    // the job is SUBMITTED, its xrdcp call runs, and the big file is partly written at B
+    // the job is SUBMITTED, its xrdcp call runs, and the big file is partly written at B, under a temporary
+    // name: never under its final one before it is verified
     let partial = -1
     await agent.waitFor(
       async () => {
@@ -296,7 +322,8 @@ describe('agent with the built-in engine between two XRootD sites', () => {
         if (!tpcCallsSince(firstCall).some((a) => a.some((x) => x.endsWith(requests[0]!.sourceLfn)))) {
           return false
         }
-        partial = await sizeAt(B, bigLfn)
+        expect(await sizeAt(B, bigLfn)).toBe(-1)
+        partial = await partSizeAt(B, bigLfn)
         return partial > 0 && partial < bigSize
       },
       30_000,

@@ -21,9 +21,34 @@ export interface XrootdSite {
   httpsPort?: number
   /** with `https`: https://localhost:PORT (the host certificate is for localhost) */
   httpsUrl?: string
+  /** the server's process id while it runs */
+  readonly pid: number | undefined
+  /**
+   * how the server ended when it exited on its own (not by `stop`/`restart`): e.g. a SIGSEGV; null while it
+   * runs or after a clean stop. Cleared by `restart`/`ensureRunning`.
+   */
+  readonly crash: XrootdCrash | null
   stop(): Promise<void>
   /** stops the server and starts it again on the same port */
   restart(): Promise<void>
+  /** throws an error that says how the server died (signal, exit code, its last log lines) if it did */
+  assertRunning(): Promise<void>
+  /**
+   * starts the server again if it died on its own, and says so with console.warn (never silently);
+   * true when it had to. For a test's `beforeEach`, so one server crash does not fail every later test.
+   */
+  ensureRunning(): Promise<boolean>
+}
+
+/** An XRootD server that exited without being asked to. */
+export interface XrootdCrash {
+  pid: number | undefined
+  code: number | null
+  signal: NodeJS.Signals | null
+  /** "the XRootD server of site B (pid 123, port 1094) crashed (SIGSEGV)" */
+  message: string
+  /** the last lines of the server's output and log, and the kernel's segfault line where readable */
+  details: Promise<string>
 }
 
 export interface XrootdSiteOptions {
@@ -45,6 +70,8 @@ export interface XrootdSiteOptions {
    * This process does not see that tmpfs: read what the server wrote there through the server.
    */
   smallDisk?: { dir: string; size: string }
+  /** more configuration lines, appended after the generated ones (later directives win) */
+  extraConfig?: readonly string[]
 }
 
 const TOOLS: Record<string, string> = {
@@ -156,6 +183,7 @@ export async function startXrootdSite(opts: XrootdSiteOptions): Promise<XrootdSi
     // an absolute pgm and --server, or TPC fails (storage-lab.md); autorm removes what a failed TPC left
     ...(tpc ? [`ofs.tpc autorm pgm ${xrdcp} --server`] : []),
     ...tlsLines,
+    ...(opts.extraConfig ?? []),
     '',
   ].join('\n')
   await writeFile(cfgFile, cfg)
@@ -167,12 +195,21 @@ export async function startXrootdSite(opts: XrootdSiteOptions): Promise<XrootdSi
   }
 
   let proc: ChildProcess | undefined
+  let crash: XrootdCrash | null = null
+  const logs = async (): Promise<string> =>
+    `--- ${outFile}\n${await tail(outFile)}\n--- ${logFile}\n${await tail(logFile)}`
   const site: XrootdSite = {
     name: opts.name,
     port,
     url: `root://127.0.0.1:${port}`,
     dataDir,
     ...(httpsPort ? { httpsPort, httpsUrl: `https://localhost:${httpsPort}` } : {}),
+    get pid() {
+      return proc?.pid
+    },
+    get crash() {
+      return crash
+    },
     stop: async () => {
       const p = proc
       proc = undefined
@@ -186,8 +223,35 @@ export async function startXrootdSite(opts: XrootdSiteOptions): Promise<XrootdSi
     },
     restart: async () => {
       await site.stop()
-      proc = await launch()
+      crash = null
+      await launch()
     },
+    assertRunning: async () => {
+      if (!crash) return
+      throw new Error(`${crash.message}\n${await crash.details}`)
+    },
+    ensureRunning: async () => {
+      if (!crash) return false
+      const died = crash
+      console.warn(`${died.message}; starting it again\n${await died.details}`)
+      await site.restart()
+      return true
+    },
+  }
+
+  /** Notices the server dying on its own, says so at once, and keeps how for `crash`. */
+  const watch = (p: ChildProcess): void => {
+    p.once('exit', (code, signal) => {
+      if (proc !== p) return // stopped on purpose (stop() forgets the process first)
+      proc = undefined
+      const how = signal ? `crashed (${signal})` : `exited with code ${code}`
+      const message =
+        `the XRootD server of site ${opts.name} (pid ${p.pid}, port ${port}` +
+        `${httpsPort ? `, https ${httpsPort}` : ''}) ${how}`
+      const details = (async () => `${await kernelLines(p.pid)}${await logs()}`)()
+      crash = { pid: p.pid, code, signal, message, details }
+      void details.then((d) => console.error(`${message}\n${d}`))
+    })
   }
 
   const launch = async (): Promise<ChildProcess> => {
@@ -224,14 +288,27 @@ export async function startXrootdSite(opts: XrootdSiteOptions): Promise<XrootdSi
     } catch (err) {
       if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL')
       running.delete(p)
-      const logs = `--- ${outFile}\n${await tail(outFile)}\n--- ${logFile}\n${await tail(logFile)}`
-      throw new Error(`XRootD site ${opts.name} on port ${port}: ${(err as Error).message}\n${logs}`)
+      throw new Error(`XRootD site ${opts.name} on port ${port}: ${(err as Error).message}\n${await logs()}`)
     }
+    proc = p
+    watch(p)
     return p
   }
 
-  proc = await launch()
+  await launch()
   return site
+}
+
+/** The kernel's line about a crashed process (`xrootd[pid]: segfault at … in lib…`), where dmesg is readable. */
+async function kernelLines(pid: number | undefined): Promise<string> {
+  if (pid === undefined) return ''
+  // the kernel logs the segfault a moment after the process is gone
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  // runChild reports a missing or failing dmesg as a result (code 127, 1), never throws
+  const r = await runChild('dmesg', [], { timeoutMs: 2_000 })
+  if (r.code !== 0) return ''
+  const mine = r.stdout.split('\n').filter((l) => l.includes(`[${pid}]`))
+  return mine.length > 0 ? `--- dmesg\n${mine.slice(-3).join('\n')}\n` : ''
 }
 
 async function waitReady(proc: ChildProcess, url: string, timeoutMs: number): Promise<void> {

@@ -5,6 +5,12 @@ export interface CopyTask {
   file: EngineFile
   source: Endpoint
   destination: Endpoint
+  /**
+   * the job allows replacing a destination file ASO did not write. A method that moves a verified copy into
+   * place replaces an existing file only with this or `file.ownsDestination`: otherwise the engine found no
+   * file there, and one that appeared since was written by someone else.
+   */
+  overwrite?: boolean
   /** aborted when this file is killed or the agent shuts down */
   signal: AbortSignal
 }

@@ -115,7 +115,10 @@ export class LocalEngine implements TransferEngine {
         continue
       }
       const tasks = byMethod.get(choice.method) ?? []
-      tasks.push({ run, task: { file, source: choice.source, destination: choice.destination } })
+      tasks.push({
+        run,
+        task: { file, source: choice.source, destination: choice.destination, overwrite: job.overwrite },
+      })
       byMethod.set(choice.method, tasks)
     }
     for (const [method, tasks] of byMethod) {

@@ -67,8 +67,11 @@ export interface XrdfsOptions {
   scope?: Scope
 }
 
-/** Runs `xrdfs SERVER args...`; throws a StorageError (scope from opts) when it fails. */
-async function xrdfs(server: string, args: string[], opts: XrdfsOptions): Promise<string> {
+/**
+ * Runs `xrdfs SERVER args...` to its end; throws a StorageError (scope from opts) only when it was aborted or
+ * timed out. `fail` makes the error of a call that ended with a non-zero code.
+ */
+async function xrdfsRun(server: string, args: string[], opts: XrdfsOptions) {
   const r = await runChild('xrdfs', [server, ...args], {
     signal: opts.signal,
     env: opts.env,
@@ -78,10 +81,21 @@ async function xrdfs(server: string, args: string[], opts: XrdfsOptions): Promis
   if (r.aborted) throw new StorageError(scope, 125, 'Operation aborted')
   if (r.timedOut)
     throw new StorageError(scope, 110, `xrdfs ${args[0]} killed after ${XRDFS_TIMEOUT_MS / 1000} s`)
-  if (r.code !== 0) {
+  const fail = (): StorageError => {
     const text = `${r.stderr}\n${r.stdout}`
-    throw new StorageError(scope, xrootErrno(r.code, text), errorLine(r.stderr || r.stdout, r.code, r.signal))
+    return new StorageError(
+      scope,
+      xrootErrno(r.code, text),
+      errorLine(r.stderr || r.stdout, r.code, r.signal),
+    )
   }
+  return { code: r.code, stdout: r.stdout, fail }
+}
+
+/** Runs `xrdfs SERVER args...`; throws a StorageError (scope from opts) when it fails. */
+async function xrdfs(server: string, args: string[], opts: XrdfsOptions): Promise<string> {
+  const r = await xrdfsRun(server, args, opts)
+  if (r.code !== 0) throw r.fail()
   return r.stdout
 }
 
@@ -127,6 +141,98 @@ export async function rootRemove(url: string, opts: XrdfsOptions = {}): Promise<
   const u = parseRootUrl(url, opts.scope)
   try {
     await xrdfs(u.server, ['rm', u.path], opts)
+  } catch (err) {
+    if (err instanceof StorageError && err.errno === 2) return
+    throw err
+  }
+}
+
+/** Removes several files of one server with one `xrdfs rm`; files already gone are not an error. */
+export async function rootRemoveMany(
+  server: string,
+  paths: readonly string[],
+  opts: XrdfsOptions = {},
+): Promise<void> {
+  if (paths.length === 0) return
+  if (paths.length === 1) return rootRemove(`${server}/${paths[0]}`, opts)
+  // with several paths xrdfs 5.5 prints `rm PATH : [SUCCESS]` or `rm PATH : [ERROR] ...` for each, and its
+  // exit code is that of the last one to end: read the lines, not the code
+  const r = await xrdfsRun(server, ['rm', ...paths], opts)
+  const lines = r.stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => /^rm .* : \[(SUCCESS|ERROR)\]/.test(l))
+  // no line at all: the call itself failed (connection refused, say)
+  if (lines.length === 0 && r.code !== 0) throw r.fail()
+  const failed = lines.filter((l) => /\[ERROR\]/.test(l) && !/no such file/i.test(l))
+  if (failed.length === 0) return
+  const errno = /permission denied/i.test(failed[0]!) ? 13 : 5
+  throw new StorageError(
+    opts.scope ?? 'TRANSFER',
+    errno,
+    `${failed.length} of ${paths.length} files not removed: ${failed[0]}`,
+  )
+}
+
+/** Renames a file within one server; an existing file at `toUrl` is replaced (XRootD 5.5 does not refuse). */
+export async function rootMove(fromUrl: string, toUrl: string, opts: XrdfsOptions = {}): Promise<void> {
+  const from = parseRootUrl(fromUrl, opts.scope)
+  const to = parseRootUrl(toUrl, opts.scope)
+  if (from.server !== to.server) {
+    throw new StorageError(opts.scope ?? 'TRANSFER', 18, `cannot move across servers: ${fromUrl} -> ${toUrl}`)
+  }
+  await xrdfs(from.server, ['mv', from.path, to.path], opts)
+}
+
+/** The names in a directory (`xrdfs ls`), or null when there is no such directory. */
+export async function rootList(dirUrl: string, opts: XrdfsOptions = {}): Promise<string[] | null> {
+  const u = parseRootUrl(dirUrl, opts.scope)
+  try {
+    const out = await xrdfs(u.server, ['ls', u.path], opts)
+    return out
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l !== '')
+      .map((l) => path.posix.basename(l))
+  } catch (err) {
+    if (err instanceof StorageError && err.errno === 2) return null
+    throw err
+  }
+}
+
+/**
+ * Size and type of each entry of a directory, by name, from one `xrdfs ls -l` (lines like
+ * `-rw-r--r-- xrootd xrootd 4 2026-11-25 18:07:16 /d/f1`); null when there is no such directory.
+ */
+export async function rootListLong(
+  dirUrl: string,
+  opts: XrdfsOptions = {},
+): Promise<Map<string, StatResult> | null> {
+  const u = parseRootUrl(dirUrl, opts.scope)
+  let out: string
+  try {
+    out = await xrdfs(u.server, ['ls', '-l', u.path], opts)
+  } catch (err) {
+    if (err instanceof StorageError && err.errno === 2) return null
+    throw err
+  }
+  const entries = new Map<string, StatResult>()
+  for (const line of out.split('\n')) {
+    const tokens = line.trim().split(/\s+/)
+    const date = tokens.findIndex((t) => /^\d{4}-\d\d-\d\d$/.test(t))
+    const size = Number(tokens[date - 1])
+    if (date < 1 || !Number.isSafeInteger(size) || tokens.length < date + 3) continue
+    const name = path.posix.basename(tokens.slice(date + 2).join(' '))
+    entries.set(name, { size, isDirectory: tokens[0]!.startsWith('d') })
+  }
+  return entries
+}
+
+/** Removes an empty directory; one already gone is not an error, one not empty is (errno 39). */
+export async function rootRmdir(dirUrl: string, opts: XrdfsOptions = {}): Promise<void> {
+  const u = parseRootUrl(dirUrl, opts.scope)
+  try {
+    await xrdfs(u.server, ['rmdir', u.path], opts)
   } catch (err) {
     if (err instanceof StorageError && err.errno === 2) return
     throw err

@@ -4,7 +4,8 @@ import { filePath, fileProtocol } from './file-protocol.js'
 import { gfalProtocol } from './gfal-protocol.js'
 import { httpProtocol } from './http-protocol.js'
 import { type ProtocolHandler, StorageError, type StorageOptions } from './protocol.js'
-import { rootProtocol } from './root-protocol.js'
+import { parseRootUrl, rootProtocol } from './root-protocol.js'
+import { removeRootLeftoversOf } from './xroot-leftovers.js'
 
 /** The storage operations of every scheme the agent can reach itself (the cleaner, the killer, the engine). */
 export class StorageRegistry {
@@ -48,12 +49,19 @@ export class StorageRegistry {
     return this.handlerFor(url, opts?.scope).remove(url, opts)
   }
 
-  /** Removes what an unfinished attempt may have left at a destination: the file and our part file. */
+  /**
+   * Removes what an unfinished attempt may have left at a destination: the file and its temporary copies
+   * (`.NAME.*.aso-part` files; on root://, also its name in batches' `.aso-part-*` directories, and those
+   * directories once empty).
+   */
   async removeAttemptLeftovers(destinations: readonly Endpoint[]): Promise<void> {
     for (const d of destinations) {
       if (!this.handlers.has(d.scheme)) continue
       await this.remove(d.url, { scope: 'DESTINATION' })
       if (d.scheme === 'file') await removePartFiles(filePath(d.url))
+      else if (this.handlers.get(d.scheme) === rootProtocol) {
+        await removeRootLeftoversOf(parseRootUrl(d.url, 'DESTINATION'))
+      }
     }
   }
 }
