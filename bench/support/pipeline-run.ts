@@ -139,6 +139,32 @@ export async function sqliteFloor(n: number): Promise<{ filesPerSecond: number; 
     db.prepare(`insert into transfer_counts (user, grp, role, source, destination, state, n, bytes)
     values (?, '', '', 'A', 'B', ?, ?, ?) on conflict (source, destination, user, grp, role, state)
     do update set n = n + excluded.n, bytes = bytes + excluded.bytes`)
+  // the dashboard's rollups (migration 0004): per task, and per time bucket at the terminal transition
+  const taskCount =
+    db.prepare(`insert into task_counts (task, user, n_new, n_submitting, n_submitted, n_retry,
+    n_killing, n_done, n_failed, n_killed, bytes, done_bytes) values (?, ?, ?, ?, ?, 0, 0, ?, 0, 0, 0, 0)
+    on conflict (task, user) do update set n_new = n_new + excluded.n_new,
+    n_submitting = n_submitting + excluded.n_submitting, n_submitted = n_submitted + excluded.n_submitted,
+    n_done = n_done + excluded.n_done`)
+  const tasks = (items: InjectItem[], d: [number, number, number, number]) => {
+    const per = new Map<string, [string, string, number]>()
+    for (const { request: r } of items) {
+      const k = `${r.task}\0${r.user}`
+      const e = per.get(k) ?? [r.task, r.user, 0]
+      e[2]++
+      per.set(k, e)
+    }
+    for (const [task, user, n] of per.values())
+      taskCount.run(task, user, d[0] * n, d[1] * n, d[2] * n, d[3] * n)
+  }
+  const minute = db.prepare(`insert into transfer_minutes (minute, source, destination, user, state,
+    failure_class, files, bytes) values (?, 'A', 'B', ?, 'DONE', '', ?, 0) on conflict do update
+    set files = files + excluded.files`)
+  const hour = db.prepare(`insert into transfer_hours (hour, source, destination, state, failure_class, files,
+    bytes) values (?, 'A', 'B', 'DONE', '', ?, 0) on conflict do update set files = files + excluded.files`)
+  const userHour =
+    db.prepare(`insert into user_hours (user, hour, state, files, bytes) values (?, ?, 'DONE', ?, 0)
+    on conflict do update set files = files + excluded.files`)
   const claim =
     db.prepare(`update transfers set state = 'SUBMITTING', submissions = submissions + 1, engine = 'local',
     engine_job_id = ?, agent_id = 'floor', updated_at = ? where id = ? and state = 'NEW' returning seq`)
@@ -173,6 +199,7 @@ export async function sqliteFloor(n: number): Promise<{ filesPerSecond: number; 
         event.run(now, seq, id, r.user, r.task, null, 'NEW', 'injected', null)
       }
       for (let u = 0; u < USERS; u++) count.run(`user${u}`, 'NEW', items.length / USERS, 0)
+      tasks(items, [1, 0, 0, 0])
     })()
     const jobs: { jobId: string; members: number[] }[] = []
     db.transaction(() => {
@@ -202,6 +229,7 @@ export async function sqliteFloor(n: number): Promise<{ filesPerSecond: number; 
         count.run(`user${u}`, 'NEW', -items.length / USERS, 0)
         count.run(`user${u}`, 'SUBMITTING', items.length / USERS, 0)
       }
+      tasks(items, [-1, 1, 0, 0])
     })()
     for (const [to, stmt, jobTo] of [
       ['SUBMITTED', submitted, 'SUBMITTED'],
@@ -229,7 +257,13 @@ export async function sqliteFloor(n: number): Promise<{ filesPerSecond: number; 
         for (let u = 0; u < USERS; u++) {
           count.run(`user${u}`, to === 'DONE' ? 'SUBMITTED' : 'SUBMITTING', -items.length / USERS, 0)
           count.run(`user${u}`, to, items.length / USERS, 0)
+          if (to === 'DONE') {
+            minute.run(Math.floor(now / 60_000) * 60_000, `user${u}`, items.length / USERS)
+            userHour.run(`user${u}`, Math.floor(now / 3_600_000) * 3_600_000, items.length / USERS)
+          }
         }
+        if (to === 'DONE') hour.run(Math.floor(now / 3_600_000) * 3_600_000, items.length)
+        tasks(items, to === 'DONE' ? [0, 0, -1, 1] : [0, -1, 1, 0])
       })()
     }
   }
