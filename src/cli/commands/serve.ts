@@ -23,6 +23,9 @@ export async function serveCommand(opts: ServeOptions) {
   if (opts.apiOnly && opts.agentOnly)
     throw new AsoError('usage', '--api-only and --agent-only exclude each other')
   const log = makeLogger(opts.logLevel ?? (opts.debug ? 'debug' : 'info'))
+  // listening before anything starts: a SIGTERM while the agent opens the store or takes over a dead agent's
+  // jobs must stop it gracefully once started, not kill it in the middle (the default action)
+  const stopRequested = stopSignals(log)
   // the store reports lost and restored database connections in the agent's log
   const app = await openApp(opts, { log })
   const wantApi =
@@ -82,30 +85,36 @@ export async function serveCommand(opts: ServeOptions) {
     await app.close()
     throw e
   }
-  await new Promise<void>((resolve) => {
-    let stopping = false
-    const stop = (signal: string) => {
-      if (stopping) {
+  const signal = await stopRequested
+  log.info(
+    { signal, grace: app.config.agent.shutdownGrace },
+    'stopping: no new claims, letting running copies finish',
+  )
+  try {
+    // the API first: no new work arrives while the agent winds down
+    await api?.close()
+    await agent?.stop()
+  } catch (e) {
+    log.error({ err: e }, 'error during shutdown')
+    process.exitCode = 1
+  }
+  await app.close()
+  log.info('stopped')
+}
+
+/** Resolves with the first SIGINT or SIGTERM; a second one exits at once (130). */
+function stopSignals(log: ReturnType<typeof makeLogger>): Promise<string> {
+  return new Promise((resolve) => {
+    let received = false
+    const on = (signal: string) => {
+      if (received) {
         log.warn('second signal: exiting now')
         process.exit(130)
       }
-      stopping = true
-      log.info(
-        { signal, grace: app.config.agent.shutdownGrace },
-        'stopping: no new claims, letting running copies finish',
-      )
-      // the API first: no new work arrives while the agent winds down
-      ;(api?.close() ?? Promise.resolve())
-        .then(() => agent?.stop())
-        .catch((e) => {
-          log.error({ err: e }, 'error during shutdown')
-          process.exitCode = 1
-        })
-        .finally(resolve)
+      received = true
+      resolve(signal)
     }
-    process.once('SIGINT', () => stop('SIGINT'))
-    process.once('SIGTERM', () => stop('SIGTERM'))
+    process.on('SIGINT', () => on('SIGINT'))
+    process.on('SIGTERM', () => on('SIGTERM'))
   })
-  await app.close()
-  log.info('stopped')
 }
