@@ -4,7 +4,7 @@
  * cost; baseline: the same pipeline with the instant in-process engine. (b) how long after FTS ends a transfer
  * the file is DONE in the store when only completion messages (STOMP, a real ActiveMQ) bring the news:
  * polling every 10 minutes; p50 and p95.
- *   npm run bench -- fts3        (once registered in bench/run.ts: `fts3: (o) => benchFts3(o)`)
+ *   npm run bench -- fts3
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'

@@ -1,10 +1,12 @@
 import { benchCopy } from './copy.js'
 import { benchDashboard } from './dashboard.js'
 import { benchFts3 } from './fts3.js'
+import { benchInject } from './inject.js'
 import { benchPipeline } from './pipeline.js'
 import { benchPostgres } from './postgres.js'
 import { benchScale } from './scale.js'
 import { type Figures, formatFigure, saveResults } from './support/report.js'
+import { benchWait } from './wait.js'
 
 type Bench = (opts: { log(line: string): void; full: boolean }) => Promise<Figures>
 
@@ -18,6 +20,10 @@ const BENCHES: Record<string, Bench> = {
   fts3: (o) => benchFts3({ log: o.log }),
   // the dashboard's API calls at 1M records against 10k
   dashboard: (o) => benchDashboard({ log: o.log }),
+  // files/s accepted by POST /transfers (1,000 per call) and by aso inject, against store.inject
+  inject: (o) => benchInject({ log: o.log }),
+  // last file terminal -> aso wait exit, against a bare start of the same CLI
+  wait: (o) => benchWait({ log: o.log }),
 }
 
 async function main() {

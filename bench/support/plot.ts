@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { promisify } from 'node:util'
 
@@ -52,7 +53,10 @@ export function lineChartSvg(title: string, xLabel: string, yLabel: string, seri
   return out.join('\n')
 }
 
-/** Writes the SVG and, when a converter is installed (rsvg-convert or ImageMagick), a PNG beside it. */
+/**
+ * Writes the SVG and a PNG beside it: with rsvg-convert or ImageMagick when installed, else by a screenshot in
+ * Debian's headless Chromium (the browser tests' own, never downloaded). Without any of them, the SVG alone.
+ */
 export async function writeChart(svg: string, base: string): Promise<string[]> {
   await writeFile(`${base}.svg`, svg)
   for (const [cmd, args] of [
@@ -66,5 +70,40 @@ export async function writeChart(svg: string, base: string): Promise<string[]> {
       // this converter is missing or failed: try the next
     }
   }
+  if (await screenshotSvg(svg, `${base}.png`)) return [`${base}.svg`, `${base}.png`]
   return [`${base}.svg`]
+}
+
+const CHROMIUM = '/usr/bin/chromium'
+
+async function screenshotSvg(svg: string, png: string): Promise<boolean> {
+  if (!existsSync(CHROMIUM)) return false
+  const { chromium } = await import('playwright-core')
+  const size = /width="(\d+)" height="(\d+)"/.exec(svg)
+  const browser = await chromium
+    .launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+      ],
+    })
+    .catch(() => null)
+  if (!browser) return false
+  try {
+    const page = await browser.newPage({
+      viewport: { width: Number(size?.[1] ?? 720), height: Number(size?.[2] ?? 420) },
+    })
+    await page.setContent(`<html><body style="margin:0">${svg}</body></html>`)
+    await page.locator('svg').screenshot({ path: png })
+    return true
+  } catch {
+    // no usable browser here: the SVG stays the chart
+    return false
+  } finally {
+    await browser.close()
+  }
 }
