@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdir, mkdtemp, open, rename, rm, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, mkdtemp, open, rename, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
@@ -109,6 +109,8 @@ async function plainLoop(items: { src: string; dst: string; sum: string }[], con
  */
 export async function benchCopy(opts: { log(line: string): void }): Promise<Figures> {
   const dir = await mkdtemp(path.join(tmpdir(), 'aso-copy-'))
+  // the XRootD servers run as user xrootd and must reach their directories under this one (mkdtemp: 0700)
+  await chmod(dir, 0o755)
   const figures: Figures = {}
   try {
     const big = path.join(dir, 'A/big.root')

@@ -4,6 +4,7 @@ import path from 'node:path'
 import type { IHasher } from 'hash-wasm'
 import { acquireAdler32, releaseAdler32 } from './adler32.js'
 import type { CopyContext, CopyMethod, CopyResult, CopyTask } from './copy-method.js'
+import { hashFile, KERNEL_COPY_MIN_BYTES, kernelCopy } from './file-kernel-copy.js'
 import { filePath, fsError } from './file-protocol.js'
 import { StorageError } from './protocol.js'
 
@@ -84,7 +85,8 @@ export async function removePartFiles(destination: string): Promise<void> {
 
 /**
  * Streams the source to a temporary name next to the destination, computing adler32 of the bytes on the
- * way, fsyncs, compares size and adler32 with the record, and only then renames into place.
+ * way (a large file: copied by the kernel, adler32 of the destination read back as it grows), fsyncs,
+ * compares size and adler32 with the record, and only then renames into place.
  */
 async function copyOne(task: CopyTask): Promise<CopyResult> {
   const src = filePath(task.source.url)
@@ -107,9 +109,12 @@ async function copyOne(task: CopyTask): Promise<CopyResult> {
         throw fsError(e, 'DESTINATION', `create ${part}`)
       })
       written = true
+      const kernel = expectedSize >= KERNEL_COPY_MIN_BYTES
       let bytes = 0
       try {
-        bytes = await pump(input, output, task, hasher, src, part)
+        bytes = kernel
+          ? await kernelCopy(src, part, task, hasher)
+          : await pump(input, output, task, hasher, src, part)
         await output.sync().catch((e) => {
           throw fsError(e, 'DESTINATION', `fsync ${part}`)
         })
@@ -125,7 +130,19 @@ async function copyOne(task: CopyTask): Promise<CopyResult> {
       } finally {
         await output.close()
       }
-      const actual = hasher.digest('hex')
+      let actual = hasher.digest('hex')
+      // the kernel copy's hash was of the destination read while it grew: on a mismatch, ask the source and
+      // the whole destination again before blaming either
+      if (kernel && actual !== expected && (await hashFile(src, hasher, 'SOURCE')) === expected) {
+        actual = await hashFile(part, hasher, 'DESTINATION')
+        if (actual !== expected) {
+          throw new StorageError(
+            'TRANSFER',
+            5,
+            `TRANSFER CHECKSUM MISMATCH Source and destination checksums do not match ${expected} != ${actual}`,
+          )
+        }
+      }
       if (bytes !== expectedSize) {
         throw new StorageError(
           'SOURCE',
