@@ -25,6 +25,8 @@ export function lineChartSvg(title: string, xLabel: string, yLabel: string, seri
   const py = (y: number) => H - m.b - (y / yMax) * (H - m.t - m.b)
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="13">`,
+    // the title element names the chart for screen readers (and Biome's a11y rule)
+    `<title>${title}</title>`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
     `<text x="${W / 2}" y="28" text-anchor="middle" font-size="16" font-weight="bold">${title}</text>`,
     `<line x1="${m.l}" y1="${H - m.b}" x2="${W - m.r}" y2="${H - m.b}" stroke="black"/>`,
