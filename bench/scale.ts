@@ -121,7 +121,7 @@ export async function benchScale(opts: { log(line: string): void; full: boolean 
   const points = [...at.entries()].map(([x, m]) => ({ x, y: 1e6 / m.cost }))
   const charts = await writeChart(
     lineChartSvg(
-      'ASO pipeline throughput against store size (SQLite, built-in engine, instant copies)',
+      'Throughput against store size (SQLite, instant copies)',
       'records already in the store',
       'files/s (inject to DONE)',
       [{ label: 'files/s', color: '#1f77b4', points }],

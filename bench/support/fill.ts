@@ -1,4 +1,4 @@
-import { copyFile, mkdir, rename, stat } from 'node:fs/promises'
+import { copyFile, mkdir, rename, rm, stat } from 'node:fs/promises'
 import path from 'node:path'
 import Database from 'better-sqlite3'
 import {
@@ -44,6 +44,8 @@ export async function filledStore(
 
 async function fill(file: string, n: number, profile: FillProfile): Promise<void> {
   const tmp = `${file}.tmp`
+  // an interrupted fill leaves its half-made file: start over rather than insert into it again
+  for (const f of [tmp, `${tmp}-wal`, `${tmp}-shm`]) await rm(f, { force: true })
   const store = await openStore(`sqlite:${tmp}`)
   await store.close()
   const db = new Database(tmp)

@@ -4,7 +4,7 @@
  * weight changes are refused to users and recorded in the audit list, and old time buckets are pruned.
  */
 
-import { mkdtemp } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import type { FastifyInstance } from 'fastify'
@@ -318,5 +318,6 @@ describe('migration 0004 on a database with records', () => {
     expect(await sum('transfer_hours')).toBe(3)
     expect(await sum('user_hours')).toBe(3)
     await db.destroy()
+    await rm(dir, { recursive: true, force: true })
   })
 })

@@ -1,4 +1,4 @@
-import { mkdtemp } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { openStore } from '../../src/store/open.js'
@@ -15,7 +15,14 @@ export const sqliteFactory: StoreFactory = {
   name: 'sqlite',
   async open(policy) {
     const dir = await mkdtemp(path.join(tmpdir(), 'aso-store-'))
-    return openStore(`sqlite:${path.join(dir, 'aso.db')}`, policy ? { policy } : {})
+    const store = await openStore(`sqlite:${path.join(dir, 'aso.db')}`, policy ? { policy } : {})
+    // the directory goes with the store: property tests open thousands
+    const close = store.close.bind(store)
+    store.close = async () => {
+      await close()
+      await rm(dir, { recursive: true, force: true })
+    }
+    return store
   },
 }
 
