@@ -8,7 +8,8 @@ import type {
   TransferRequest,
   TransferType,
 } from '../domain/transfer.js'
-import type { TransfersTable } from './schema.js'
+import type { EngineJobsTable, TransfersTable } from './schema.js'
+import type { EngineJobRow } from './types.js'
 
 export type TransferRow = Selectable<TransfersTable>
 
@@ -104,5 +105,27 @@ export function requestOf(r: TransferRecord): TransferRequest {
     publish: r.publish,
     dataset: r.dataset,
     callbackUrl: r.callbackUrl,
+  }
+}
+
+/** Stored engine job row → the store's view of it. */
+export function toEngineJobRow(r: Selectable<EngineJobsTable>): EngineJobRow {
+  return {
+    jobId: r.job_id,
+    engine: r.engine,
+    agentId: r.agent_id,
+    user: r.user,
+    group: r.grp === '' ? null : r.grp,
+    role: r.role === '' ? null : r.role,
+    source: r.source,
+    destination: r.destination,
+    state: r.state as EngineJobRow['state'],
+    files: Number(r.files),
+    createdAt: Number(r.created_at),
+    submittedAt: r.submitted_at === null ? null : Number(r.submitted_at),
+    lastPolledAt: Number(r.last_polled_at),
+    lastProgressAt: Number(r.last_progress_at),
+    cancelRequestedAt: r.cancel_requested_at === null ? null : Number(r.cancel_requested_at),
+    cancelSentAt: r.cancel_sent_at === null ? null : Number(r.cancel_sent_at),
   }
 }

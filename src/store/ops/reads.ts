@@ -4,7 +4,7 @@ import { IN_FLIGHT_STATES, type TransferState } from '../../domain/states.js'
 import type { TransferRecord } from '../../domain/transfer.js'
 import { linkKey } from '../../domain/transfer.js'
 import { chunk, type Db, type DialectName } from '../dialect.js'
-import { toRecord } from '../rows.js'
+import { toEngineJobRow, toRecord } from '../rows.js'
 import type { CountRow, EngineJobRow, HistoryEvent, ListFilter, WaitingQueue } from '../types.js'
 
 export async function get(db: Db, id: string): Promise<TransferRecord | undefined> {
@@ -229,24 +229,7 @@ export async function openEngineJobs(
   if (opts.agentId !== undefined) q = q.where('agent_id', '=', opts.agentId)
   if (opts.polledBefore !== undefined) q = q.where('last_polled_at', '<', opts.polledBefore)
   const rows = await q.orderBy('last_polled_at').limit(opts.limit).execute()
-  return rows.map((r) => ({
-    jobId: r.job_id,
-    engine: r.engine,
-    agentId: r.agent_id,
-    user: r.user,
-    group: r.grp === '' ? null : r.grp,
-    role: r.role === '' ? null : r.role,
-    source: r.source,
-    destination: r.destination,
-    state: r.state as EngineJobRow['state'],
-    files: Number(r.files),
-    createdAt: Number(r.created_at),
-    submittedAt: r.submitted_at === null ? null : Number(r.submitted_at),
-    lastPolledAt: Number(r.last_polled_at),
-    lastProgressAt: Number(r.last_progress_at),
-    cancelRequestedAt: r.cancel_requested_at === null ? null : Number(r.cancel_requested_at),
-    cancelSentAt: r.cancel_sent_at === null ? null : Number(r.cancel_sent_at),
-  }))
+  return rows.map(toEngineJobRow)
 }
 
 export async function engineJobMembers(db: Db, jobId: string): Promise<TransferRecord[]> {

@@ -5,6 +5,7 @@
  */
 import { sql } from 'kysely'
 import type { Db } from '../dialect.js'
+import { toEngineJobRow } from '../rows.js'
 import type { EngineJobRow, OverdueRetry, QueueAge } from '../types.js'
 
 /** Request priorities (domain/request.ts): the NEW queue index orders by priority first, so each is probed. */
@@ -111,24 +112,7 @@ export async function stalledEngineJobs(
     .orderBy('last_progress_at')
     .limit(limit)
     .execute()
-  return rows.map((r) => ({
-    jobId: r.job_id,
-    engine: r.engine,
-    agentId: r.agent_id,
-    user: r.user,
-    group: r.grp === '' ? null : r.grp,
-    role: r.role === '' ? null : r.role,
-    source: r.source,
-    destination: r.destination,
-    state: r.state as EngineJobRow['state'],
-    files: Number(r.files),
-    createdAt: Number(r.created_at),
-    submittedAt: r.submitted_at === null ? null : Number(r.submitted_at),
-    lastPolledAt: Number(r.last_polled_at),
-    lastProgressAt: Number(r.last_progress_at),
-    cancelRequestedAt: r.cancel_requested_at === null ? null : Number(r.cancel_requested_at),
-    cancelSentAt: r.cancel_sent_at === null ? null : Number(r.cancel_sent_at),
-  }))
+  return rows.map(toEngineJobRow)
 }
 
 /** RETRY files whose next attempt was due before `before` and that are still waiting (the RETRY index). */
