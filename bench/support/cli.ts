@@ -3,8 +3,8 @@
  * command from spawn to exit, and `aso serve --insecure-dev` on a free loopback port.
  */
 import { spawn } from 'node:child_process'
-import { createServer } from 'node:net'
 import path from 'node:path'
+import { freePort } from '../../test/support/xrootd.js'
 
 export const CLI = path.resolve('dist/cli/main.js')
 
@@ -58,14 +58,6 @@ export function startCli(args: string[], env: Record<string, string> = {}) {
 /** Runs one CLI command to its end. */
 export function runCli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
   return startCli(args, env).done
-}
-
-export async function freePort(): Promise<number> {
-  const s = createServer()
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r))
-  const port = (s.address() as { port: number }).port
-  await new Promise<void>((r) => s.close(() => r()))
-  return port
 }
 
 /** `aso serve --insecure-dev` (agent and API in one process) for a config; resolves once /health answers 200. */
