@@ -1,6 +1,9 @@
 #!/usr/bin/env node
+// first: stop signals are held from the first instant, before the modules below load
+import './stop-signals.js'
 import { Command, Option } from 'commander'
 import { reportError } from './exit.js'
+import { restoreDefaultStopSignals } from './stop-signals.js'
 
 // command modules load on use: a post-job's `aso wait` should not pay for the server, demo and FTS3 double
 const program = new Command()
@@ -31,6 +34,10 @@ program
   )
   .showHelpAfterError('(run aso --help for usage)')
   .exitOverride()
+  // only `aso serve` stops gracefully; every other command dies by a stop signal's default action
+  .hook('preAction', (_program, command) => {
+    if (command.name() !== 'serve') restoreDefaultStopSignals()
+  })
 
 /** The options of the command plus the global ones. */
 function all<T>(cmd: Command): T {

@@ -247,6 +247,11 @@ async function runCrashScenario(s: Scenario): Promise<Figures> {
       failIfDead(agent, 'while finishing')
       await sleep(100)
     }
+    // the files may all be finished before the last agent is even up: a graceful stop is of a running agent
+    while (!registered(agent)) {
+      failIfDead(agent, 'before it registered')
+      await sleep(5)
+    }
   } finally {
     db.close()
   }

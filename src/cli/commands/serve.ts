@@ -4,6 +4,7 @@ import type { ApiServer } from '../../api/server.js'
 import { AsoError } from '../../domain/errors.js'
 import { type GlobalOptions, makeLogger, openApp } from '../app.js'
 import { buildEngines } from '../engines.js'
+import { onStopSignal } from '../stop-signals.js'
 
 export interface ServeOptions extends GlobalOptions {
   logLevel?: string
@@ -102,19 +103,20 @@ export async function serveCommand(opts: ServeOptions) {
   log.info('stopped')
 }
 
-/** Resolves with the first SIGINT or SIGTERM; a second one exits at once (130). */
+/**
+ * Resolves with the first SIGINT or SIGTERM, including one that came while the CLI was still loading (held by
+ * stop-signals.ts); a second one exits at once (130).
+ */
 function stopSignals(log: ReturnType<typeof makeLogger>): Promise<string> {
   return new Promise((resolve) => {
     let received = false
-    const on = (signal: string) => {
+    onStopSignal((signal) => {
       if (received) {
         log.warn('second signal: exiting now')
         process.exit(130)
       }
       received = true
       resolve(signal)
-    }
-    process.on('SIGINT', () => on('SIGINT'))
-    process.on('SIGTERM', () => on('SIGTERM'))
+    })
   })
 }
