@@ -1,13 +1,15 @@
 /**
  * Webhooks: POSTs each terminal state of a file that carries a callbackUrl, from the outbox the store writes
- * with the transition. The body is signed (`X-ASO-Signature: sha256=<HMAC-SHA256 of the body>`); a failed
- * delivery is tried again with backoff until `api.callbacks.maxAttempts`. Its own loop: a slow or dead
- * receiver never holds up a transfer.
+ * with the transition. Each request is signed in the Standard Webhooks form (`webhook-id`, the same on every
+ * attempt of one event; `webhook-timestamp`, this attempt's; `webhook-signature: v1,<HMAC of
+ * "id.timestamp.body">`), and, deprecated, with `X-ASO-Signature` over the body. A failed delivery is tried
+ * again with backoff until `api.callbacks.maxAttempts`. Its own loop: a slow or dead receiver never holds up a
+ * transfer.
  */
-import { createHmac } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { request } from 'undici'
 import { backoffDelay } from '../domain/retry-policy.js'
+import { legacySignature, webhookHeaders, webhookKey } from '../domain/webhook-signature.js'
 import type { WebhookAttempt, WebhookDelivery } from '../store/types.js'
 import type { AgentContext } from './context.js'
 import { webhookDeliveries } from './metrics.js'
@@ -18,28 +20,26 @@ const CONCURRENCY = 16
 /** Delivered notifications are kept this long, for operators, then pruned. */
 const KEEP_DELIVERED_MS = 7 * 86_400_000
 
-/** `sha256=<hex>`: what a receiver recomputes over the raw body with the shared secret. */
+/** `sha256=<hex>`: the deprecated X-ASO-Signature, recomputed by a receiver over the raw body. */
 export function signatureOf(secret: string, body: string): string {
-  return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`
+  return legacySignature(secret, body)
 }
 
 export class Notifier {
   readonly name = 'notifier'
-  private secret: Promise<string | null> | null = null
+  private secret: Promise<Buffer | null> | null = null
   private lastPrune = 0
 
   constructor(private readonly ctx: AgentContext) {}
 
   /** The HMAC key, or null when callbacks are not configured (nothing is sent). */
-  private secretKey(): Promise<string | null> {
+  private secretKey(): Promise<Buffer | null> {
     const cb = this.ctx.config.api.callbacks
     this.secret ??= (async () => {
-      if (cb.secret !== undefined) return cb.secret
+      if (cb.secret !== undefined) return webhookKey(cb.secret, 'api.callbacks.secret')
       if (cb.secretFile === undefined) return null
       const text = (await readFile(cb.secretFile, 'utf8')).trim()
-      if (text.length < 16)
-        throw new Error(`api.callbacks.secretFile ${cb.secretFile} holds fewer than 16 characters`)
-      return text
+      return webhookKey(text, `api.callbacks.secretFile ${cb.secretFile}`)
     })()
     // a file that could not be read is read again next time (it may appear)
     this.secret.catch(() => {
@@ -49,8 +49,8 @@ export class Notifier {
   }
 
   async run(): Promise<number> {
-    const secret = await this.secretKey()
-    if (secret === null) return 0
+    const key = await this.secretKey()
+    if (key === null) return 0
     const { store, config } = this.ctx
     const cb = config.api.callbacks
     const batch = config.agent.batchSize
@@ -59,7 +59,7 @@ export class Notifier {
     const due = await store.dueWebhooks(this.ctx.now(), batch, lease)
     const results: WebhookAttempt[] = []
     await forEachLimit(due, CONCURRENCY, async (d) => {
-      results.push(await this.deliver(d, secret))
+      results.push(await this.deliver(d, key))
     })
     await store.recordWebhookAttempts(results, this.ctx.now())
     if (this.ctx.now() - this.lastPrune > 3_600_000) {
@@ -69,7 +69,7 @@ export class Notifier {
     return due.length
   }
 
-  private async deliver(d: WebhookDelivery, secret: string): Promise<WebhookAttempt> {
+  private async deliver(d: WebhookDelivery, key: Buffer): Promise<WebhookAttempt> {
     const cb = this.ctx.config.api.callbacks
     let error: string
     try {
@@ -80,7 +80,8 @@ export class Notifier {
           'user-agent': 'aso-notifier',
           'x-aso-event': 'transfer.terminal',
           'x-aso-delivery': String(d.id),
-          'x-aso-signature': signatureOf(secret, d.payload),
+          // signed per attempt: the timestamp is this attempt's, the id the event's
+          ...webhookHeaders(key, d.messageId, this.ctx.now(), d.payload),
         },
         body: d.payload,
         headersTimeout: cb.timeout,

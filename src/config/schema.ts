@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { parseDuration } from '../domain/duration.js'
 import { DEFAULT_AREAS } from '../domain/lfn.js'
+import { webhookSecretProblem } from '../domain/webhook-signature.js'
 
 /** A duration field: `30s`, `5m`, `2h`, `14d`, or a number of seconds; parsed to milliseconds. */
 const duration = (fallback: string) =>
@@ -164,8 +165,17 @@ const api = z.strictObject({
     .strictObject({
       /** hosts a request's callbackUrl may point to: `host`, or `.example.org` for a whole domain */
       allowHosts: z.array(z.string().min(1)).default([]),
-      /** the HMAC-SHA256 key of X-ASO-Signature (or a file holding it) */
-      secret: z.string().min(16, 'must be at least 16 characters').optional(),
+      /**
+       * the webhook signing key (or a file holding it): `whsec_<base64>` (Standard Webhooks), or a raw secret of
+       * 16+ characters whose UTF-8 bytes are the key
+       */
+      secret: z
+        .string()
+        .superRefine((v, ctx) => {
+          const problem = webhookSecretProblem(v)
+          if (problem !== null) ctx.addIssue({ code: 'custom', message: problem })
+        })
+        .optional(),
       secretFile: z.string().optional(),
       maxAttempts: z.number().int().min(1).max(1000).default(20),
       backoff: z

@@ -455,6 +455,8 @@ export interface TaskFailureReason {
 /** One webhook notification to send: the body is fixed when the terminal state is recorded. */
 export interface WebhookDelivery {
   id: number
+  /** the event's `webhook-id`: the same on every attempt, never given to another event */
+  messageId: string
   transferId: string
   user: string
   task: string

@@ -1,26 +1,37 @@
 /**
- * Webhooks: every terminal state of a file with a callbackUrl is POSTed, signed with HMAC-SHA256; a receiver
- * that is down for a while gets every notification once it is back. Callback URLs are limited to the
- * allow-list and to one per task.
+ * Webhooks: every terminal state of a file with a callbackUrl is POSTed in the Standard Webhooks form
+ * (webhook-id, webhook-timestamp, webhook-signature over "id.timestamp.body"), which a receiver verifies with
+ * the reference library, for a `whsec_` secret and for a raw one; the legacy X-ASO-Signature still comes along.
+ * A receiver that is down for a while gets every notification once it is back; a retried delivery keeps its
+ * id and gets a fresh timestamp; a replayed request is refused. Callback URLs are limited to the allow-list
+ * and to one per task.
  */
-import { createHmac } from 'node:crypto'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createHmac, randomBytes } from 'node:crypto'
+import { Webhook } from 'standardwebhooks'
+import { request } from 'undici'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { AsoClient } from '../../src/client/client.js'
 import type { KyselyStore } from '../../src/store/kysely-store.js'
 import type { WebhookPayload } from '../../src/store/ops/webhook-outbox.js'
-import { startReceiver, startTestApi, type TestApi } from '../support/api.js'
+import { startTestApi, type TestApi } from '../support/api.js'
 import { type FileLab, makeFileLab } from '../support/file-sites.js'
+import {
+  type ReceivedWebhook,
+  startWebhookReceiver,
+  type WebhookReceiver,
+} from '../support/webhook-receiver.js'
 
+/** a raw secret (not whsec_): its UTF-8 bytes are the key, as before the Standard Webhooks form */
 const SECRET = 'webhook-test-secret-0123456789'
 
 describe('webhooks', () => {
   let lab: FileLab
   let api: TestApi
   let client: AsoClient
-  let receiver: Awaited<ReturnType<typeof startReceiver>>
+  let receiver: WebhookReceiver
 
   beforeAll(async () => {
-    receiver = await startReceiver()
+    receiver = await startWebhookReceiver(new Webhook(SECRET, { format: 'raw' }))
     await receiver.down()
     lab = await makeFileLab({
       config: {
@@ -137,6 +148,8 @@ describe('webhooks', () => {
     expect((await attempts()).every((r) => r.state === 'DELIVERED')).toBe(true)
     expect(await api.store.webhookBacklog()).toEqual({ pending: 0, failed: 0 })
 
+    // every request verified by the reference library with the raw secret, and by the legacy signature
+    expect(receiver.received.map((r) => r.refused)).toEqual(Array(6).fill(null))
     const payloads = receiver.received.map((r) => {
       const expected = `sha256=${createHmac('sha256', SECRET).update(r.body).digest('hex')}`
       expect(r.headers['x-aso-signature']).toBe(expected)
@@ -144,6 +157,10 @@ describe('webhooks', () => {
       return JSON.parse(r.body) as WebhookPayload
     })
     expect(payloads).toHaveLength(6)
+    // one id per event
+    const ids = receiver.received.map((r) => r.headers['webhook-id'])
+    expect(ids.every((id) => /^msg_\w+$/.test(id ?? ''))).toBe(true)
+    expect(new Set(ids).size).toBe(6)
     const failed = payloads.find((p) => p.state === 'FAILED')!
     expect(failed).toMatchObject({
       type: 'transfer.terminal',
@@ -159,5 +176,158 @@ describe('webhooks', () => {
         .map((p) => p.jobId)
         .sort(),
     ).toEqual(['cb0.root', 'cb1.root', 'cb2.root', 'cb3.root', 'cb4.root'])
+  })
+})
+
+describe('webhooks in the Standard Webhooks form (whsec_ secret)', () => {
+  const secret = `whsec_${randomBytes(32).toString('base64')}`
+  const verifier = new Webhook(secret)
+  let lab: FileLab
+  let api: TestApi
+  let client: AsoClient
+  let receiver: WebhookReceiver
+
+  beforeAll(async () => {
+    // the first delivery of each event is answered 500: every event is delivered twice
+    receiver = await startWebhookReceiver(verifier, (r, received) =>
+      received.some((x) => x.headers['webhook-id'] === r.headers['webhook-id']) ? 204 : 500,
+    )
+    lab = await makeFileLab({
+      config: {
+        users: { alice: { groups: ['cms'] } },
+        api: {
+          callbacks: {
+            allowHosts: ['127.0.0.1'],
+            secret,
+            maxAttempts: 10,
+            // over a second: the retry's timestamp (in seconds) is a later one
+            backoff: { initial: '1100ms', factor: 1, max: '1100ms' },
+            timeout: '2s',
+          },
+        },
+      },
+    })
+    const { readFile, writeFile } = await import('node:fs/promises')
+    const yaml = await readFile(lab.configPath, 'utf8')
+    await writeFile(lab.configPath, yaml.replace('agent:\n', 'agent:\n  notifyInterval: 100ms\n'))
+    api = await startTestApi(lab.configPath, { insecureDev: true, agent: true })
+    client = new AsoClient(api.url, { user: 'alice' })
+  })
+  afterAll(async () => {
+    await client?.close()
+    await api?.close()
+    await receiver?.close()
+  })
+
+  /** the Standard Webhooks headers of a request */
+  const signed = (r: ReceivedWebhook) => ({
+    'webhook-id': r.headers['webhook-id']!,
+    'webhook-timestamp': r.headers['webhook-timestamp']!,
+    'webhook-signature': r.headers['webhook-signature']!,
+  })
+  /** the requests the receiver answered 204, one per event */
+  const delivered = () => receiver.received.filter((r) => r.status === 204)
+
+  it('signs id.timestamp.body; a retry keeps the id with a fresh timestamp; distinct events, distinct ids', async () => {
+    const requests: Record<string, unknown>[] = []
+    for (let i = 1; i <= 2; i++) {
+      const name = `sw${i}.root`
+      const w = await lab.writeOutput('SITE_A', `/store/temp/user/alice.abc/${name}`, 50 * i)
+      requests.push({
+        ...lab.request({
+          user: 'alice',
+          source: 'SITE_A',
+          destination: 'SITE_B',
+          name,
+          task: 'swtask',
+          ...w,
+        }),
+        callbackUrl: receiver.url,
+      })
+    }
+    const missing = lab.request({
+      user: 'alice',
+      source: 'SITE_A',
+      destination: 'SITE_B',
+      name: 'swgone.root',
+      task: 'swtask',
+      size: 5,
+      adler32: '00000001',
+    })
+    const injected = await client.inject([...requests, { ...missing, callbackUrl: receiver.url }])
+    expect(injected.results.every((x) => x.status === 'created')).toBe(true)
+    const gone = injected.results[2]!.id!
+    await api.agent!.waitFor(async () => delivered().length >= 3, 20_000, 'three events delivered')
+
+    // a second event of the same transfer: the failed file is retried and fails again
+    expect((await client.retry({ ids: [gone] })).retried).toBe(1)
+    await api.agent!.waitFor(async () => delivered().length >= 4, 20_000, 'the second event of a transfer')
+    expect(await api.store.webhookBacklog()).toEqual({ pending: 0, failed: 0 })
+
+    // every request, refused with 500 or accepted, verified by the library
+    expect(receiver.received.map((r) => r.refused)).toEqual(Array(8).fill(null))
+    const byId = new Map<string, ReceivedWebhook[]>()
+    for (const r of receiver.received) {
+      const id = r.headers['webhook-id']!
+      byId.set(id, [...(byId.get(id) ?? []), r])
+    }
+    expect(byId.size).toBe(4)
+    for (const [id, [first, retried, ...more]] of byId) {
+      expect(id).toMatch(/^msg_\w+$/)
+      expect(more).toEqual([])
+      expect([first!.status, retried!.status]).toEqual([500, 204])
+      // the same event: same id and body; signed again for this attempt's time
+      expect(retried!.body).toBe(first!.body)
+      const ts = (r: typeof first) => Number(r!.headers['webhook-timestamp'])
+      expect(ts(retried)).toBeGreaterThan(ts(first))
+      for (const r of [first, retried]) expect(Math.abs(ts(r) - r!.arrivedAt / 1000)).toBeLessThan(5)
+      expect(retried!.headers['webhook-signature']).not.toBe(first!.headers['webhook-signature'])
+    }
+    // the body says which event it is; the gone file's two failures are two events, two ids
+    const events = delivered().map((r) => JSON.parse(r.body) as WebhookPayload)
+    expect(events.map((e) => e.type)).toEqual(Array(4).fill('transfer.terminal'))
+    expect(events.filter((e) => e.id === gone).map((e) => e.state)).toEqual(['FAILED', 'FAILED'])
+
+    // the deprecated header, kept for one release, is the HMAC of the body with the same key
+    const key = Buffer.from(secret.slice('whsec_'.length), 'base64')
+    for (const r of receiver.received)
+      expect(r.headers['x-aso-signature']).toBe(
+        `sha256=${createHmac('sha256', key).update(r.body).digest('hex')}`,
+      )
+  })
+
+  it('refuses a replayed request: 6 minutes old, or with its timestamp changed', async () => {
+    await api.agent!.waitFor(async () => delivered().length > 0, 20_000, 'a delivery')
+    const captured = delivered()[0]!
+    expect(verifier.verify(captured.body, captured.headers)).toMatchObject({ type: 'transfer.terminal' })
+
+    // the same request 6 minutes later (the clock is moved only for this synchronous check)
+    vi.useFakeTimers({ toFake: ['Date'] })
+    try {
+      vi.setSystemTime(captured.arrivedAt + 6 * 60_000)
+      expect(() => verifier.verify(captured.body, captured.headers)).toThrow(/timestamp too old/)
+    } finally {
+      vi.useRealTimers()
+    }
+
+    // a fresh timestamp on a captured request: the signature binds the timestamp, so the receiver refuses it
+    const replay = async (changed: Record<string, string>) => {
+      const headers = { 'content-type': 'application/json', ...signed(captured), ...changed }
+      const res = await request(receiver.url, { method: 'POST', headers, body: captured.body })
+      return { status: res.statusCode, text: await res.body.text() }
+    }
+    const fresh = String(Math.floor(Date.now() / 1000) + 1)
+    expect(await replay({ 'webhook-timestamp': fresh })).toEqual({
+      status: 401,
+      text: 'No matching signature found',
+    })
+    // nor does the signature verify under another id or over another body
+    expect(() =>
+      verifier.verify(captured.body, {
+        ...captured.headers,
+        'webhook-id': `${captured.headers['webhook-id']}x`,
+      }),
+    ).toThrow(/No matching signature/)
+    expect(() => verifier.verify(`${captured.body} `, captured.headers)).toThrow(/No matching signature/)
   })
 })

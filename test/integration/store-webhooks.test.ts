@@ -119,6 +119,33 @@ for (const factory of storeFactories()) {
       expect(await store.pruneDeliveredWebhooks(100)).toBe(1)
     })
 
+    it('gives each notification a webhook id of its own, the same on every claim of it', async () => {
+      store = await factory.open()
+      const batch = items(3, () => ({ callbackUrl: HOOK }))
+      await store.inject(batch, { now: 1, actor: 'test', maxAttempts: 1 })
+      // two events of the same transfer: killed, retried, killed again
+      await store.kill({ ids: [batch[0]!.id, batch[1]!.id] }, 'not needed', 2, 'test')
+      expect((await store.retry({ ids: [batch[0]!.id] }, 3, 'test')).retried).toBe(1)
+      await store.kill({ ids: [batch[0]!.id] }, 'not needed after all', 4, 'test')
+
+      const due = await store.dueWebhooks(10, 100, 60_000)
+      expect(due.map((d) => d.transferId).sort()).toEqual([batch[0]!.id, batch[0]!.id, batch[1]!.id].sort())
+      const ids = due.map((d) => d.messageId)
+      expect(ids.every((id) => /^msg_\w+$/.test(id))).toBe(true)
+      expect(new Set(ids).size).toBe(3)
+
+      // a notifier that died mid-delivery: the rows are claimed again with the same ids
+      const again = await store.dueWebhooks(60_010, 100, 60_000)
+      expect(again.map((d) => [d.id, d.messageId])).toEqual(due.map((d) => [d.id, d.messageId]))
+      // and after a failed attempt, the retry carries the same id too
+      await store.recordWebhookAttempts(
+        again.map((d) => ({ id: d.id, outcome: 'retry' as const, nextAttemptAt: 70_000, error: 'HTTP 500' })),
+        60_020,
+      )
+      const retried = await store.dueWebhooks(70_000, 100, 60_000)
+      expect(retried.map((d) => [d.messageId, d.attempts])).toEqual(due.map((d) => [d.messageId, 1]))
+    })
+
     it('reads failure reasons and classes of a task, and the newest event id', async () => {
       store = await factory.open()
       expect(await store.latestEventId()).toBe(0)

@@ -103,6 +103,15 @@ export async function enqueueTerminalNotifications(trx: Trx, ids: readonly strin
 }
 
 /**
+ * The `webhook-id` of an outbox row: `msg_<row id>_<created, base 36>`. Both are stored with the row, so every
+ * attempt (after a crash too) carries the same id; row ids are never reused (autoincrement, identity), and the
+ * creation time keeps an id unique even against a store restored from a backup, whose row ids count again.
+ */
+export function webhookMessageId(rowId: number, createdAt: number): string {
+  return `msg_${rowId}_${createdAt.toString(36)}`
+}
+
+/**
  * Notifications due now, claimed for `leaseMs`: the guarded update lets only one notifier take a row, and a
  * notifier that dies mid-delivery leaves its rows to be taken again once the lease has passed.
  */
@@ -132,11 +141,12 @@ export async function dueWebhooks(
     )
     .where('state', '=', 'PENDING')
     .where('next_attempt_at', '<=', now)
-    .returning(['id', 'transfer_id', 'user', 'task', 'callback_url', 'payload', 'attempts'])
+    .returning(['id', 'transfer_id', 'user', 'task', 'callback_url', 'payload', 'attempts', 'created_at'])
     .execute()
   return claimed
     .map((r) => ({
       id: Number(r.id),
+      messageId: webhookMessageId(Number(r.id), Number(r.created_at)),
       transferId: r.transfer_id,
       user: r.user,
       task: r.task,
