@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { parseDuration } from '../domain/duration.js'
-import { DEFAULT_AREAS } from '../domain/lfn.js'
+import { areaPatternProblem, DEFAULT_AREAS } from '../domain/lfn.js'
 import { webhookSecretProblem } from '../domain/webhook-signature.js'
 
 /** A duration field: `30s`, `5m`, `2h`, `14d`, or a number of seconds; parsed to milliseconds. */
@@ -51,12 +51,22 @@ const protocol = z
     message: 'needs a prefix or at least one rule to map LFNs to PFNs',
   })
 
+/** A user or group area such as `/store/temp/user/{user}.*`: one user's may never match another's path. */
+const areaPattern = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .superRefine((v, ctx) => {
+      const problem = areaPatternProblem(v)
+      if (problem) ctx.addIssue({ code: 'custom', message: problem })
+    })
+
 const site = z.strictObject({
   protocols: z.array(protocol).min(1, 'a site needs at least one protocol'),
-  tempArea: z.string().default(DEFAULT_AREAS.tempArea),
-  tempGroupArea: z.string().default(DEFAULT_AREAS.tempGroupArea),
-  userArea: z.string().default(DEFAULT_AREAS.userArea),
-  groupArea: z.string().default(DEFAULT_AREAS.groupArea),
+  tempArea: areaPattern(DEFAULT_AREAS.tempArea),
+  tempGroupArea: areaPattern(DEFAULT_AREAS.tempGroupArea),
+  userArea: areaPattern(DEFAULT_AREAS.userArea),
+  groupArea: areaPattern(DEFAULT_AREAS.groupArea),
   caDir: z.string().optional(),
 })
 

@@ -41,19 +41,64 @@ function escapeRegex(s: string): string {
 }
 
 const ANY_NAME = '[A-Za-z0-9._-]+'
+/** `*` beside a placeholder: a user's hash suffix, never anything a name may hold ('.', '_', '-') */
+const SUFFIX = '[A-Za-z0-9]*'
+/** `*` elsewhere: any part of a path segment */
+const ANY_PART = '[A-Za-z0-9._-]*'
+const PLACEHOLDER = /\{user\}|\{group\}/
+const PART = /(\{user\}|\{group\}|\*)/
+
+/**
+ * Why an area pattern could let one user's pattern match another user's path (null when it cannot). Names may
+ * hold '.', '_' and '-', so in a segment with a placeholder, `*` matches letters and digits only and must be
+ * parted from the placeholder by another character: `{user}.*` splits `alice.smith.7f3a` at its last dot, so
+ * it is alice.smith's and never alice's; `{user}*` would be both.
+ */
+export function areaPatternProblem(pattern: string): string | null {
+  if (!pattern.startsWith('/store/')) return 'must start with /store/'
+  for (const segment of pattern.split('/')) {
+    const parts = segment.split(PART).filter((p) => p !== '')
+    const placeholders = parts.filter((p) => PLACEHOLDER.test(p))
+    if (placeholders.length > 1) {
+      return `segment "${segment}" holds ${placeholders.join(' and ')}: one placeholder per path segment, or users' areas overlap`
+    }
+    if (placeholders.length === 0) continue
+    for (const [i, p] of parts.entries()) {
+      const next = parts[i + 1]
+      const touching = (a: string, b: string | undefined) =>
+        b !== undefined && ((PLACEHOLDER.test(a) && b === '*') || (a === '*' && PLACEHOLDER.test(b)))
+      if (touching(p, next)) {
+        return `segment "${segment}": a * right beside a placeholder makes users' areas overlap; part them with a '.' as in {user}.*`
+      }
+      if (p !== '*' && !PLACEHOLDER.test(p) && /^[A-Za-z0-9]+$/.test(p)) {
+        const around = [parts[i - 1], next]
+        if (around.includes('*') && around.some((a) => a !== undefined && PLACEHOLDER.test(a))) {
+          return `segment "${segment}": "${p}" between a placeholder and a * has only letters and digits, which * also matches; part them with a '.' as in {user}.*`
+        }
+      }
+    }
+  }
+  return null
+}
 
 /** Compiles an area pattern into a regex matching LFNs strictly inside it; `vars` fill {user} and {group}. */
 function compileArea(pattern: string, vars: { user: string; group: string }): RegExp {
   const withSlash = pattern.endsWith('/') ? pattern : `${pattern}/`
   const body = withSlash
-    .split(/(\{user\}|\{group\}|\*)/)
-    .map((p) => {
-      if (p === '{user}') return vars.user
-      if (p === '{group}') return vars.group
-      if (p === '*') return '[A-Za-z0-9._-]*'
-      return escapeRegex(p)
+    .split('/')
+    .map((segment) => {
+      const star = PLACEHOLDER.test(segment) ? SUFFIX : ANY_PART
+      return segment
+        .split(PART)
+        .map((p) => {
+          if (p === '{user}') return vars.user
+          if (p === '{group}') return vars.group
+          if (p === '*') return star
+          return escapeRegex(p)
+        })
+        .join('')
     })
-    .join('')
+    .join('/')
   return new RegExp(`^${body}[^/]`)
 }
 

@@ -26,6 +26,18 @@ describe('configuration', () => {
     expect(() => parseConfig({ links: { 'A-B': {} } })).toThrow(/SOURCE->DESTINATION/)
   })
 
+  it("refuses a site's area pattern under which two users could own one path", () => {
+    const site = (tempArea: string) => ({
+      sites: { A: { protocols: [{ scheme: 'file', prefix: '/tmp/a' }], tempArea } },
+    })
+    expect(() => parseConfig(site('/store/temp/user/{user}*/'))).toThrow(
+      /sites\.A\.tempArea: .*a \* right beside a placeholder.*\{user\}\.\*/,
+    )
+    expect(parseConfig(site('/store/temp/user/{user}.*/')).sites.A!.tempArea).toBe(
+      '/store/temp/user/{user}.*/',
+    )
+  })
+
   it('reads a file, resolves relative paths against it, and lets ASO_* variables override scalars', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'aso-cfg-'))
     await writeFile(

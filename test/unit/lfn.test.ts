@@ -1,6 +1,13 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { inAnyTempArea, inTempArea, inUserNamespace, lfnProblem } from '../../src/domain/lfn.js'
+import {
+  areaPatternProblem,
+  DEFAULT_AREAS,
+  inAnyTempArea,
+  inTempArea,
+  inUserNamespace,
+  lfnProblem,
+} from '../../src/domain/lfn.js'
 
 describe('LFN rules', () => {
   it('accepts CMS-style LFNs', () => {
@@ -50,5 +57,60 @@ describe('LFN rules', () => {
     expect(inUserNamespace('/store/group/higgs/a', 'alice', ['higgs'])).toBe(true)
     expect(inAnyTempArea('/store/temp/user/bob.x/f')).toBe(true)
     expect(inAnyTempArea('/store/user/bob/f')).toBe(false)
+  })
+
+  it("refuses another user's temporary area whose name starts with the user's (alice vs alice.smith)", () => {
+    expect(inTempArea('/store/temp/user/alice.smith.xyz/private.root', 'alice', [])).toBe(false)
+    expect(inTempArea('/store/temp/user/alice.smith.xyz/private.root', 'alice.smith', [])).toBe(true)
+    expect(inTempArea('/store/temp/user/alice.smith_x/f', 'alice', [])).toBe(false)
+    expect(inTempArea('/store/temp/user/alice-b.7f3a/f', 'alice', [])).toBe(false)
+    // CRAB's own form: the user name, a dot, a hash of the DN
+    expect(inTempArea('/store/temp/user/alice.smith.0f3a9c/f', 'alice.smith', [])).toBe(true)
+  })
+
+  it('refuses area patterns under which two users could own one path', () => {
+    for (const bad of [
+      '/store/temp/user/{user}*/',
+      '/store/temp/user/*{user}/',
+      '/store/temp/user/{user}x*/',
+      '/store/temp/{user}.{group}/',
+      'store/temp/user/{user}.*/',
+    ])
+      expect(areaPatternProblem(bad), bad).not.toBeNull()
+    for (const good of [
+      ...Object.values(DEFAULT_AREAS),
+      '/store/temp/user/{user}.tmp/',
+      '/store/temp/user/*.{user}/',
+      '/store/temp/user/{user}_*.x/',
+      '/store/temp/{group}/{user}.*/',
+    ])
+      expect(areaPatternProblem(good), good).toBeNull()
+  })
+
+  it("property: no path in one user's area is in another user's, for generated names and patterns", () => {
+    const nameChar = fc.constantFrom(...'abz09._-'.split(''))
+    const name = fc.string({ unit: nameChar, minLength: 1, maxLength: 12 })
+    const hash = fc.string({ unit: fc.constantFrom(...'a0f9'.split('')), maxLength: 6 })
+    const pattern = fc.constantFrom(
+      DEFAULT_AREAS.tempArea,
+      DEFAULT_AREAS.userArea,
+      '/store/temp/user/*.{user}/',
+      '/store/temp/user/{user}_*.x/',
+      '/store/temp/user/{user}-tmp/',
+    )
+    fc.assert(
+      fc.property(pattern, name, name, hash, hash, (p, owner, other, h1, h2) => {
+        fc.pre(owner !== other && areaPatternProblem(p) === null)
+        // a path in owner's area: the pattern with owner's name and a hash for each *
+        let k = 0
+        const dir = p.replaceAll('{user}', owner).replaceAll('*', () => (k++ % 2 === 0 ? h1 : h2))
+        const lfn = `${dir}f.root`
+        const areas = { ...DEFAULT_AREAS, tempArea: p, userArea: p }
+        expect(inTempArea(lfn, owner, [], areas)).toBe(true)
+        expect(inTempArea(lfn, other, [], areas)).toBe(false)
+        expect(inUserNamespace(lfn, other, [], areas)).toBe(false)
+      }),
+      { numRuns: 5000 },
+    )
   })
 })
