@@ -5,7 +5,7 @@ import type { IHasher } from 'hash-wasm'
 import { acquireAdler32, releaseAdler32 } from './adler32.js'
 import type { CopyContext, CopyMethod, CopyResult, CopyTask } from './copy-method.js'
 import { hashFile, KERNEL_COPY_MIN_BYTES, kernelCopy } from './file-kernel-copy.js'
-import { filePath, fsError } from './file-protocol.js'
+import { filePath, fsError, writeAll } from './file-protocol.js'
 import { StorageError } from './protocol.js'
 
 const CHUNK = 4 << 20
@@ -42,7 +42,7 @@ async function pump(
       const chunk = buffers[i % 3]!.subarray(0, bytesRead)
       hasher.update(chunk)
       await writing
-      writing = output.write(chunk, 0, bytesRead).catch((e) => {
+      writing = writeAll(output, chunk).catch((e) => {
         throw fsError(e, 'DESTINATION', `write ${part}`)
       })
       bytes += bytesRead

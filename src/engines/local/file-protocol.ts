@@ -1,4 +1,4 @@
-import { open, rm, stat } from 'node:fs/promises'
+import { type FileHandle, open, rm, stat } from 'node:fs/promises'
 import { acquireAdler32, releaseAdler32 } from './adler32.js'
 import { type ProtocolHandler, type StatResult, StorageError, type StorageOptions } from './protocol.js'
 
@@ -29,6 +29,20 @@ export function fsError(
   }
   const message = (err.code && text[err.code]) ?? err.message ?? String(e)
   return new StorageError(scope, errno, `${message} (${what})`)
+}
+
+/**
+ * Writes the whole chunk: a write may take fewer bytes than asked (a disk filling up takes what fits), and
+ * the next write then says why (ENOSPC, EDQUOT), instead of the copy coming up short as if corrupt.
+ */
+export async function writeAll(output: FileHandle, chunk: Buffer): Promise<void> {
+  for (let offset = 0; offset < chunk.length; ) {
+    const { bytesWritten } = await output.write(chunk, offset, chunk.length - offset)
+    if (bytesWritten === 0) {
+      throw Object.assign(new Error('the write made no progress'), { errno: 5 })
+    }
+    offset += bytesWritten
+  }
 }
 
 const CHUNK = 4 << 20

@@ -12,7 +12,7 @@ import { acquireAdler32, normaliseAdler32, releaseAdler32 } from './adler32.js'
 import type { CopyContext, CopyMethod, CopyResult, CopyTask } from './copy-method.js'
 import { eachLimit } from './each-limit.js'
 import { partPath, removePartFiles } from './file-copy.js'
-import { filePath, fsError } from './file-protocol.js'
+import { filePath, fsError, writeAll } from './file-protocol.js'
 import {
   bodyText,
   HTTP_SCHEMES,
@@ -123,7 +123,7 @@ export function httpStreamFor(handler: HttpProtocolHandler): CopyMethod {
     })
     try {
       for await (const chunk of bytes) {
-        await out.write(chunk).catch((e) => {
+        await writeAll(out, chunk).catch((e) => {
           throw fsError(e, 'DESTINATION', `write ${part}`)
         })
       }
