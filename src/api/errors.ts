@@ -21,7 +21,8 @@ const FASTIFY_MESSAGES: Record<string, string> = {
   FST_ERR_CTP_EMPTY_JSON_BODY: 'the body is empty: send a JSON document',
   FST_ERR_CTP_BODY_TOO_LARGE:
     'the body is too large: split it (at most 10,000 transfer requests or ids per call)',
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported Content-Type: send application/json',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE:
+    'this API reads only JSON bodies: send the body with Content-Type: application/json',
 }
 
 interface ValidationIssue {

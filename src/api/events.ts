@@ -10,6 +10,7 @@ import { callerOf } from './auth/authenticate.js'
 import { ownerScope } from './auth/authorize.js'
 import type { ApiContext } from './context.js'
 import { ERROR_RESPONSES, eventsQuerySchema } from './schemas.js'
+import { API_CSP } from './security-headers.js'
 
 /** Events read per store call; a stream that is behind reads page after page without waiting. */
 const PAGE = 500
@@ -64,6 +65,10 @@ export const eventRoutes: FastifyPluginAsyncZod<ApiContext> = async (app, ctx) =
         'Cache-Control': 'no-cache',
         Connection: 'keep-alive',
         'X-Accel-Buffering': 'no',
+        // the answer is hijacked: the onSend hook that adds these to every other answer does not run
+        'Content-Security-Policy': API_CSP,
+        'X-Frame-Options': 'DENY',
+        'X-Content-Type-Options': 'nosniff',
       })
       const gone = new AbortController()
       streams.add(gone)

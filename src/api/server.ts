@@ -14,15 +14,20 @@ import type { SiteCatalog } from '../sites/catalog.js'
 import type { Store } from '../store/types.js'
 import { createAuthenticator } from './auth/authenticate.js'
 import { ChangeSignal } from './change-signal.js'
+import { limitConnections, limitLongLivedRequests, StreamLimiter } from './connection-limits.js'
 import type { AgentHandle, ApiContext } from './context.js'
 import { dashboardRoutes } from './dashboard.js'
 import { installErrorHandler } from './errors.js'
 import { eventRoutes } from './events.js'
 import { healthMetricRoutes } from './health-metrics.js'
+import { acceptJsonBodiesOnly } from './json-body.js'
 import { linkUserRoutes } from './links-users.js'
 import { loginOptionRoutes } from './login-options.js'
 import { registerOpenApi } from './openapi.js'
 import { operatorSettingRoutes } from './operator-settings.js'
+import { limitRequestRate } from './rate-limit.js'
+import { refuseCrossSiteChanges } from './same-origin.js'
+import { addSecurityHeaders } from './security-headers.js'
 import { taskListRoutes } from './task-list.js'
 import { taskRoutes } from './tasks.js'
 import { transferRoutes } from './transfers.js'
@@ -84,6 +89,7 @@ async function readPem(path: string, what: string): Promise<string> {
 export async function buildApiServer(opts: ApiServerOptions): Promise<FastifyInstance> {
   const { config } = opts
   const tls = config.api.tls
+  const limits = config.api.limits
   if (!opts.insecureDev && !tls) {
     throw new AsoError(
       'invalid-config',
@@ -95,6 +101,7 @@ export async function buildApiServer(opts: ApiServerOptions): Promise<FastifyIns
     // one line per request would drown the agent's log (long-polls, event streams): errors only
     logController: new LogController({ disableRequestLogging: true }),
     forceCloseConnections: true,
+    bodyLimit: limits.bodyBytes,
     ...(!opts.insecureDev && tls
       ? {
           https: {
@@ -105,15 +112,18 @@ export async function buildApiServer(opts: ApiServerOptions): Promise<FastifyIns
             rejectUnauthorized: false,
             // a resumed TLS session carries no client chain: no tickets, every connection presents it
             secureOptions: constants.SSL_OP_NO_TICKET,
+            handshakeTimeout: limits.handshakeTimeout,
           },
         }
       : {}),
   })
   app.setValidatorCompiler(validatorCompiler)
   app.setSerializerCompiler(serializerCompiler)
-  // every body is JSON, whatever the Content-Type says (curl -d sends form-urlencoded)
-  app.removeAllContentTypeParsers()
-  app.addContentTypeParser('*', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'))
+  limitConnections(app.server, limits)
+  // only JSON bodies (a form or text/plain post is 415) from our own pages or non-browser clients (else 403)
+  acceptJsonBodiesOnly(app, { depth: limits.jsonDepth, keys: limits.jsonKeys })
+  refuseCrossSiteChanges(app)
+  addSecurityHeaders(app)
   installErrorHandler(app)
   await registerOpenApi(app, API_VERSION)
 
@@ -131,11 +141,14 @@ export async function buildApiServer(opts: ApiServerOptions): Promise<FastifyIns
     opts.insecureDev ? { insecureDev: true } : { tls: { caDir: tls!.caDir } },
   )
   app.decorateRequest('caller', null)
+  const streams = new StreamLimiter(limits)
   await app.register(
     async (v1) => {
       v1.addHook('onRequest', async (request) => {
         request.caller = await auth.authenticate(request)
       })
+      await limitRequestRate(v1, limits)
+      limitLongLivedRequests(v1, streams)
       await v1.register(transferRoutes, ctx)
       await v1.register(taskRoutes, ctx)
       await v1.register(eventRoutes, ctx)

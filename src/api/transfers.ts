@@ -10,6 +10,7 @@ import { callerOf } from './auth/authenticate.js'
 import { assertOwner, ownerScope, taskScope } from './auth/authorize.js'
 import type { ApiContext } from './context.js'
 import { errorBody } from './errors.js'
+import { fitInjectAnswer } from './inject-answer.js'
 import { injectBatch } from './inject-batch.js'
 import {
   ERROR_RESPONSES,
@@ -25,9 +26,6 @@ import {
   type SelectorBody,
   selectorBodySchema,
 } from './schemas.js'
-
-/** Room for 10,000 requests with long LFNs; a bigger body is refused with 413 before it is parsed. */
-const INJECT_BODY_LIMIT = 32 * 1024 * 1024
 
 /** The requests of an inject body: a JSON array, or `{"transfers": [...]}`. */
 function requestsOf(body: unknown): unknown[] {
@@ -97,7 +95,9 @@ export const transferRoutes: FastifyPluginAsyncZod<ApiContext> = async (app, ctx
   app.route({
     method: 'POST',
     url: '/transfers',
-    bodyLimit: INJECT_BODY_LIMIT,
+    // room for 10,000 requests with long LFNs (api.limits.injectBodyBytes); a bigger body is refused with 413
+    // before it is read
+    bodyLimit: ctx.config.api.limits.injectBodyBytes,
     // the body is checked item by item below, so that each item gets its own verdict
     validatorCompiler: () => (data) => ({ value: data }),
     schema: {
@@ -126,14 +126,15 @@ export const transferRoutes: FastifyPluginAsyncZod<ApiContext> = async (app, ctx
           .code(400)
           .send({ results: [], ...errorBody('invalid-request', 'the body holds no transfer request') })
       }
-      const results = await injectBatch(ctx, identity, requests, actorOf(identity))
+      const all = await injectBatch(ctx, identity, requests, actorOf(identity))
+      const { results, cutNote } = fitInjectAnswer(all, ctx.config.api.limits.answerBytes)
       const accepted = results.filter((r) => r.status !== 'rejected').length
       if (accepted === 0) {
         return reply.code(400).send({
           results,
           ...errorBody(
             'invalid-request',
-            `none of the ${results.length} requests was accepted: each result's "error" says why`,
+            `none of the ${results.length} requests was accepted: each result's "error" says why${cutNote ? `; ${cutNote}` : ''}`,
           ),
         })
       }
@@ -141,7 +142,7 @@ export const transferRoutes: FastifyPluginAsyncZod<ApiContext> = async (app, ctx
         ctx.agent?.wake('submitter')
         ctx.changes.notify()
       }
-      return { results }
+      return cutNote ? { results, ...errorBody('answer-cut', cutNote) } : { results }
     },
   })
 

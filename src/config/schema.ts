@@ -156,6 +156,49 @@ const tokenIssuer = z.strictObject({
   groupsClaim: z.string().optional(),
 })
 
+/** How much one caller, one request and the whole server may take of `aso serve`'s API. */
+const apiLimits = z.strictObject({
+  /** open connections in total; more are closed at once */
+  connections: z.number().int().min(1).max(1_000_000).default(2000),
+  /** event streams and long-polls (wait) open at once, all users: more are answered 503 */
+  streams: z.number().int().min(1).max(100_000).default(500),
+  /** event streams and long-polls open at once per user: more are answered 429 */
+  streamsPerUser: z.number().int().min(1).max(100_000).default(16),
+  /** requests per identity per window (0: no limit); more are answered 429 */
+  requests: z.number().int().min(0).default(6000),
+  requestWindow: duration('1m'),
+  /** the largest request body, except an inject's */
+  bodyBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .default(1024 * 1024),
+  /** the largest inject body (10,000 requests with long LFNs fit in 32 MiB) */
+  injectBodyBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .default(32 * 1024 * 1024),
+  /** nesting of a JSON body (an inject body needs 4) */
+  jsonDepth: z.number().int().min(4).max(1000).default(16),
+  /** keys of one JSON object of a body (a transfer request has 19 fields) */
+  jsonKeys: z.number().int().min(20).max(100_000).default(64),
+  /** the largest inject answer: past it, rejected items keep their id and status only */
+  answerBytes: z
+    .number()
+    .int()
+    .min(64 * 1024)
+    .default(1024 * 1024),
+  /** a request's headers and body must arrive within this */
+  requestTimeout: duration('60s'),
+  /** a connection with nothing sent either way for this long is closed (streams excepted) */
+  idleTimeout: duration('2m'),
+  /** an idle kept-alive connection between two requests is closed after this */
+  keepAliveTimeout: duration('10s'),
+  /** a TLS handshake must finish within this */
+  handshakeTimeout: duration('10s'),
+})
+
 /** The HTTP API of `aso serve` (and the webhooks its agent sends). */
 const api = z.strictObject({
   listen: z
@@ -202,6 +245,7 @@ const api = z.strictObject({
     .refine((c) => c.allowHosts.length === 0 || c.secret !== undefined || c.secretFile !== undefined, {
       message: 'allowHosts is set but there is no secret (or secretFile) to sign the notifications with',
     }),
+  limits: apiLimits.prefault({}),
 })
 
 export const configSchema = z.strictObject({

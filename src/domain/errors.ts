@@ -10,6 +10,7 @@ export type AsoErrorCode =
   | 'timeout'
   | 'usage'
   | 'too-large'
+  | 'too-many-requests'
   | 'internal'
 
 const HTTP_STATUS: Record<AsoErrorCode, number> = {
@@ -23,6 +24,7 @@ const HTTP_STATUS: Record<AsoErrorCode, number> = {
   timeout: 504,
   usage: 400,
   'too-large': 413,
+  'too-many-requests': 429,
   internal: 500,
 }
 

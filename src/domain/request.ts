@@ -8,6 +8,11 @@ import type { TransferRequest } from './transfer.js'
 /** Most items accepted in one inject call (API body or one CLI transaction). */
 export const MAX_BATCH = 10_000
 
+/** Most fields of one request looked at: a request has 19, and zod reports each unknown one. */
+export const MAX_REQUEST_FIELDS = 64
+/** Most errors reported for one request; the rest are counted in a last note. */
+export const MAX_ERRORS_PER_REQUEST = 20
+
 const NAME = /^[A-Za-z0-9._-]{1,64}$/
 const TASK = /^[A-Za-z0-9._:-]{1,256}$/
 const SITE = /^[A-Za-z0-9_-]{1,64}$/
@@ -108,11 +113,17 @@ export type ValidationResult =
   | { ok: true; id: string; request: TransferRequest }
   | { ok: false; id: string | null; errors: FieldError[] }
 
+const KNOWN_FIELDS = Object.keys(injectRequestSchema.shape).join(', ')
+
 function describeIssue(issue: z.core.$ZodIssue): FieldError[] {
   if (issue.code === 'unrecognized_keys') {
-    return issue.keys.map((k) => ({
-      field: [...issue.path, k].join('.'),
-      message: `is not a known field; check its spelling (known: ${Object.keys(injectRequestSchema.shape).join(', ')})`,
+    return issue.keys.map((k, i) => ({
+      field: [...issue.path, k.slice(0, 100)].join('.'),
+      // the list of known fields once, not with every misspelt one
+      message:
+        i === 0
+          ? `is not a known field; check its spelling (known: ${KNOWN_FIELDS})`
+          : 'is not a known field',
     }))
   }
   const field = issue.path.join('.') || '(request)'
@@ -209,22 +220,45 @@ function contextErrors(r: TransferRequest, ctx: RequestContext): FieldError[] {
   return errors
 }
 
-/** Validates one raw request: every error names its field. */
+/** At most `MAX_ERRORS_PER_REQUEST` errors, the last of them counting those left out. */
+function capErrors(errors: FieldError[]): FieldError[] {
+  if (errors.length <= MAX_ERRORS_PER_REQUEST) return errors
+  const shown = errors.slice(0, MAX_ERRORS_PER_REQUEST - 1)
+  const more = errors.length - shown.length
+  return [...shown, { field: '(request)', message: `and ${more} more errors: fix these first` }]
+}
+
+/** Validates one raw request: every error names its field (at most MAX_ERRORS_PER_REQUEST are reported). */
 export function validateRequest(raw: unknown, ctx: RequestContext): ValidationResult {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     return { ok: false, id: null, errors: [{ field: '(request)', message: 'must be a JSON object' }] }
   }
+  const r = raw as Record<string, unknown>
+  const id =
+    typeof r.destination === 'string' && typeof r.destinationLfn === 'string'
+      ? transferId(r.destination, r.destinationLfn)
+      : null
+  // counted before zod looks at them: a request of 100,000 keys costs one error, not 100,000
+  if (Object.keys(r).length > MAX_REQUEST_FIELDS) {
+    return {
+      ok: false,
+      id,
+      errors: [
+        {
+          field: '(request)',
+          message: `has more than ${MAX_REQUEST_FIELDS} fields; a request has at most ${Object.keys(injectRequestSchema.shape).length} (${KNOWN_FIELDS})`,
+        },
+      ],
+    }
+  }
   const parsed = injectRequestSchema.safeParse(raw)
   if (!parsed.success) {
-    const r = raw as Record<string, unknown>
-    const id =
-      typeof r.destination === 'string' && typeof r.destinationLfn === 'string'
-        ? transferId(r.destination, r.destinationLfn)
-        : null
-    return { ok: false, id, errors: parsed.error.issues.flatMap(describeIssue) }
+    return { ok: false, id, errors: capErrors(parsed.error.issues.flatMap(describeIssue)) }
   }
   const request = normalise(parsed.data)
-  const id = transferId(request.destination, request.destinationLfn)
+  const named = transferId(request.destination, request.destinationLfn)
   const errors = contextErrors(request, ctx)
-  return errors.length ? { ok: false, id, errors } : { ok: true, id, request }
+  return errors.length
+    ? { ok: false, id: named, errors: capErrors(errors) }
+    : { ok: true, id: named, request }
 }
