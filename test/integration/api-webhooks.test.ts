@@ -200,8 +200,8 @@ describe('webhooks in the Standard Webhooks form (whsec_ secret)', () => {
             allowHosts: ['127.0.0.1'],
             secret,
             maxAttempts: 10,
-            // over a second: the retry's timestamp (in seconds) is a later one
-            backoff: { initial: '1100ms', factor: 1, max: '1100ms' },
+            // over a second even with the 10% jitter: the retry's timestamp (in seconds) is a later one
+            backoff: { initial: '1200ms', factor: 1, max: '1200ms' },
             timeout: '2s',
           },
         },
