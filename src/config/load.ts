@@ -137,6 +137,7 @@ export function resolvePaths(config: AsoConfig, baseDir: string): AsoConfig {
       ? { tls: { cert: abs(api.tls.cert), key: abs(api.tls.key), caDir: abs(api.tls.caDir) } }
       : {}),
     tokens: {
+      ...api.tokens,
       issuers: api.tokens.issuers.map((i) => (/^https?:/.test(i.jwks) ? i : { ...i, jwks: abs(i.jwks) })),
     },
     callbacks: {

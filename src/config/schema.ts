@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { dnKey, parseSlashDn } from '../credentials/dn.js'
 import { parseDuration } from '../domain/duration.js'
 import { areaPatternProblem, DEFAULT_AREAS } from '../domain/lfn.js'
 import { webhookSecretProblem } from '../domain/webhook-signature.js'
@@ -83,6 +84,37 @@ const user = z.strictObject({
   role: z.enum(['user', 'operator', 'admin']).default('user'),
   weight: z.number().positive().default(1),
 })
+
+/**
+ * `users.<name>.dns` are matched RDN by RDN against certificates (credentials/dn.ts): each must parse
+ * unambiguously, and one DN may belong to one user only.
+ */
+function checkUserDns(users: Record<string, { dns: string[] }>, ctx: z.RefinementCtx): void {
+  const owner = new Map<string, string>()
+  for (const [name, u] of Object.entries(users)) {
+    u.dns.forEach((dn, i) => {
+      const parsed = parseSlashDn(dn)
+      if (!parsed.ok) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [name, 'dns', i],
+          message: `user ${name}: ${parsed.reason}`,
+        })
+        return
+      }
+      const key = dnKey(parsed.rdns)
+      const other = owner.get(key)
+      if (other !== undefined && other !== name) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [name, 'dns', i],
+          message: `user ${name}: the DN ${dn} is also listed for user ${other}; a certificate maps to one user, so keep it under one of them`,
+        })
+      }
+      owner.set(key, name)
+    })
+  }
+}
 
 /** One FTS3 server and the links it serves (`SOURCE->DESTINATION`, `*` matches any part of a site name). */
 const fts3Server = z.strictObject({
@@ -213,7 +245,23 @@ const api = z.strictObject({
       caDir: z.string().default('/etc/grid-security/certificates'),
     })
     .optional(),
-  tokens: z.strictObject({ issuers: z.array(tokenIssuer).default([]) }).prefault({}),
+  tokens: z
+    .strictObject({
+      issuers: z.array(tokenIssuer).default([]),
+      /**
+       * Token groups (and VOMS FQAN groups) are whole paths: `/cms` is group `cms`; a subgroup gives a group
+       * only through this map, e.g. `"/cms/higgs": cms-higgs`.
+       */
+      groupMap: z
+        .record(
+          z.string().regex(/^(\/[A-Za-z0-9._-]{1,64})+$/, 'keys are group paths such as /cms/higgs'),
+          z
+            .string()
+            .regex(/^[A-Za-z0-9._-]{1,64}$/, 'values are ASO group names (1-64 of A-Z a-z 0-9 . _ -)'),
+        )
+        .default({}),
+    })
+    .prefault({}),
   callbacks: z
     .strictObject({
       /** hosts a request's callbackUrl may point to: `host`, or `.example.org` for a whole domain */
@@ -267,7 +315,7 @@ export const configSchema = z.strictObject({
       linkSettings,
     )
     .default({}),
-  users: z.record(z.string(), user).default({}),
+  users: z.record(z.string(), user).default({}).superRefine(checkUserDns),
   retry: z
     .strictObject({
       maxAttempts: z.number().int().min(1).max(100).default(3),

@@ -30,7 +30,9 @@ import {
   formatSlashDn,
   keyIdentifierOf,
   OID_CN,
+  OID_PPL_INDEPENDENT,
   OID_PPL_INHERIT_ALL,
+  OID_PPL_LIMITED,
   OID_PROXY_CERT_INFO,
   oidOf,
   parseCert,
@@ -38,6 +40,7 @@ import {
   parseName,
   pemBlocks,
   sameName,
+  signatureHashOf,
   splitPem,
 } from './pem.js'
 
@@ -79,17 +82,6 @@ function extension(id: string, critical: boolean, value: Asn1Node): Asn1Node {
 
 // --- signature algorithms ---------------------------------------------------------------------------------
 
-const SIGNATURE_HASHES: Record<string, string> = {
-  '1.2.840.113549.1.1.5': 'sha1',
-  '1.2.840.113549.1.1.14': 'sha224',
-  '1.2.840.113549.1.1.11': 'sha256',
-  '1.2.840.113549.1.1.12': 'sha384',
-  '1.2.840.113549.1.1.13': 'sha512',
-  '1.2.840.10045.4.1': 'sha1',
-  '1.2.840.10045.4.3.2': 'sha256',
-  '1.2.840.10045.4.3.3': 'sha384',
-  '1.2.840.10045.4.3.4': 'sha512',
-}
 const OID_SHA256_WITH_RSA = '1.2.840.113549.1.1.11'
 const OID_ECDSA_WITH_SHA256 = '1.2.840.10045.4.3.2'
 
@@ -133,7 +125,7 @@ export function parseCsr(csrPem: string): ParsedCsr {
     const subject = formatSlashDn(parseName(info[1]))
     const publicKey = createPublicKey({ key: spkiDer, format: 'der', type: 'spki' })
     const algorithm = oidOf(childrenOf(parseDer(algorithmDer), 'signature algorithm')[0])
-    const hash = SIGNATURE_HASHES[algorithm]
+    const hash = signatureHashOf(algorithm)
     if (hash === undefined) throw new Error(`unsupported signature algorithm ${algorithm}`)
     const signature = bytesOf(parseDer(signatureDer), 'signature').subarray(1)
     if (!verify(hash, infoDer, publicKey, signature)) throw new Error('its self-signature does not verify')
@@ -220,6 +212,7 @@ export function signProxyFromCsr(
       `the signing key does not belong to the signing certificate ${signerCert.subject}`,
     )
   }
+  const policy = delegatedPolicy([signerCert, ...chain])
   const earliest = Math.min(...[signerCert, ...chain].map((c) => c.notAfter.getTime()))
   if (earliest <= now.getTime()) {
     throw new AsoError(
@@ -248,7 +241,8 @@ export function signProxyFromCsr(
   const authorityKeyId = signerCert.subjectKeyId
     ? Buffer.from(signerCert.subjectKeyId, 'hex')
     : keyIdentifierOf(signerCert.publicKey)
-  const proxyCertInfo = seq([seq([oid(OID_PPL_INHERIT_ALL)])]) // no pCPathLenConstraint: unlimited
+  // No pCPathLenConstraint of its own: the signer chain's constraints still bind whatever follows it.
+  const proxyCertInfo = seq([seq([oid(policy)])])
   const signatureAlgorithm = signatureAlgorithmFor(signerKey)
   const tbs = seq([
     asn1.create(Class.CONTEXT_SPECIFIC, 0, true, [integer(2n)]), // v3
@@ -275,6 +269,39 @@ export function signProxyFromCsr(
   const signature = sign('sha256', tbsDer, signerKey)
   const certDer = encodeDer(seq([tbs, signatureAlgorithm, bits(signature)]))
   return [derToPem(certDer), signerCert.pem, ...chain.map((c) => c.pem)].join('')
+}
+
+/**
+ * The policy language of a proxy signed by `chain[0]` (leaf first): limited when any proxy above it is limited
+ * (a limited proxy must not yield a full one), else inheritAll. Throws when the chain forbids a further proxy:
+ * a pCPathLenConstraint already used up, or an independent proxy (which carries no identity to delegate).
+ */
+function delegatedPolicy(chain: readonly Cert[]): string {
+  const proxyCount = endEntityIndex(chain)
+  const proxies = chain.slice(0, proxyCount < 0 ? chain.length : proxyCount)
+  let limited = false
+  for (const [i, proxy] of proxies.entries()) {
+    const info = proxy.proxyCertInfo
+    // proxy i has i proxies below it now; the new one makes i + 1
+    if (info?.pathLen !== undefined && i + 1 > info.pathLen) {
+      throw new AsoError(
+        'unauthenticated',
+        `cannot delegate: the proxy ${proxy.subject} allows ${info.pathLen} further prox${info.pathLen === 1 ? 'y' : 'ies'} ` +
+          '(pathlen), so a proxy signed from it would be refused; make a proxy without a path length limit ' +
+          '(voms-proxy-init without -path-length) and delegate from that',
+      )
+    }
+    if (info?.policyLanguage === OID_PPL_INDEPENDENT) {
+      throw new AsoError(
+        'unauthenticated',
+        `cannot delegate: ${proxy.subject} is an independent proxy, which does not carry the user's identity; ` +
+          'delegate from an ordinary proxy (voms-proxy-init)',
+      )
+    }
+    const legacyLimited = info === undefined && proxy.subjectRdns.at(-1)?.[0]?.value === 'limited proxy'
+    if (info?.policyLanguage === OID_PPL_LIMITED || legacyLimited) limited = true
+  }
+  return limited ? OID_PPL_LIMITED : OID_PPL_INHERIT_ALL
 }
 
 // --- server side check (FTS's _validate_proxy) --------------------------------------------------------------

@@ -438,7 +438,8 @@ function parseCertDer(der: Buffer): Cert {
   return { ...cert, pem: derToPem(der), publicKey: x509.publicKey, x509 }
 }
 
-function parseTime(node: Asn1Node | undefined): Date {
+/** An X.509 Time (UTCTime or GeneralizedTime). */
+export function parseTime(node: Asn1Node | undefined): Date {
   if (node?.tagClass === asn1.Class.UNIVERSAL && typeof node.value === 'string') {
     if (node.type === asn1.Type.UTCTIME) return asn1.utcTimeToDate(node.value)
     if (node.type === asn1.Type.GENERALIZEDTIME) return asn1.generalizedTimeToDate(node.value)
@@ -495,6 +496,23 @@ export function keyIdentifierOf(publicKey: KeyObject): Buffer {
   const spki = parseDer(publicKey.export({ type: 'spki', format: 'der' }))
   const bits = bytesOf(childrenOf(spki, 'SubjectPublicKeyInfo')[1], 'subjectPublicKey')
   return createHash('sha1').update(bits.subarray(1)).digest()
+}
+
+const SIGNATURE_HASHES: Record<string, string> = {
+  '1.2.840.113549.1.1.5': 'sha1',
+  '1.2.840.113549.1.1.14': 'sha224',
+  '1.2.840.113549.1.1.11': 'sha256',
+  '1.2.840.113549.1.1.12': 'sha384',
+  '1.2.840.113549.1.1.13': 'sha512',
+  '1.2.840.10045.4.1': 'sha1',
+  '1.2.840.10045.4.3.2': 'sha256',
+  '1.2.840.10045.4.3.3': 'sha384',
+  '1.2.840.10045.4.3.4': 'sha512',
+}
+
+/** The hash of an RSA PKCS#1 v1.5 or ECDSA signature algorithm OID, for node:crypto's verify; else undefined. */
+export function signatureHashOf(algorithmOid: string): string | undefined {
+  return SIGNATURE_HASHES[algorithmOid]
 }
 
 /** `2024-05-01T12:00:00Z`: ISO 8601 without milliseconds, for messages. */

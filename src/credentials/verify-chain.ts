@@ -2,21 +2,32 @@
  * Verifies a presented certificate chain, RFC 3820 proxies included, against an `X509_CERT_DIR` style CA
  * directory. Node's TLS (OpenSSL without X509_V_FLAG_ALLOW_PROXY_CERTS) refuses proxies, so a server that
  * accepts grid clients requests the certificate without rejecting it and calls `verifyPeer` itself.
- * Not done here: CRLs (`*.r0`), signing_policy / namespaces files, name constraints, VOMS AC validation.
+ * The directory's CRLs (`<hash>.r0`) and namespace policies (`.namespaces`, `.signing_policy`) are applied too
+ * (ca-directory.ts). Not done here: name constraints, VOMS AC validation.
  */
 import { readdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { DetailedPeerCertificate, PeerCertificate } from 'node:tls'
 import { AsoError } from '../domain/errors.js'
 import {
+  type CaDirectoryPolicy,
+  type CaFile,
+  issuanceProblem,
+  loadCaDirectoryPolicy,
+} from './ca-directory.js'
+import {
   type Cert,
   errorText,
   formatDate,
   isIssuerPlusOneCn,
+  OID_PPL_INDEPENDENT,
+  OID_PPL_INHERIT_ALL,
+  OID_PPL_LIMITED,
   OID_PROXY_CERT_INFO,
   OID_PROXY_CERT_INFO_DRAFT,
   parseCert,
   parseCertBundle,
+  type Rdn,
   sameName,
 } from './pem.js'
 
@@ -24,6 +35,8 @@ export interface TrustStore {
   dir: string
   /** every CA certificate found in the directory, deduplicated */
   cas: Cert[]
+  /** CRLs and namespace policies of the directory (absent: none applied) */
+  policy?: CaDirectoryPolicy
 }
 
 export type ChainVerification =
@@ -31,6 +44,8 @@ export type ChainVerification =
       ok: true
       /** the grid identity: the end-entity certificate's DN (proxy CNs not included) */
       identityDn: string
+      /** the identity as RDNs, read from the certificate: compare these, not the printed identityDn */
+      identityRdns: Rdn[]
       /** same as identityDn: the subject of the first non-proxy certificate */
       endEntityDn: string
       /** the presented (first) certificate's DN: the proxy's own DN when isProxy */
@@ -65,6 +80,7 @@ export async function loadTrustStore(caDir: string): Promise<TrustStore> {
     )
   }
   const cas: Cert[] = []
+  const caFiles: CaFile[] = []
   const seen = new Set<string>()
   for (const name of names.sort()) {
     if (!CA_FILE.test(name)) continue
@@ -86,6 +102,7 @@ export async function loadTrustStore(caDir: string): Promise<TrustStore> {
       void err
       continue
     }
+    caFiles.push({ name, certs })
     for (const cert of certs) {
       const key = cert.der.toString('base64')
       if (seen.has(key)) continue
@@ -100,17 +117,19 @@ export async function loadTrustStore(caDir: string): Promise<TrustStore> {
         'certificates there or point X509_CERT_DIR to the right folder',
     )
   }
-  return { dir: caDir, cas }
+  return { dir: caDir, cas, policy: await loadCaDirectoryPolicy(caDir, names, caFiles) }
 }
 
 /**
  * Verifies `chain` (leaf first: proxies, end-entity certificate, optional intermediate CAs) against the
- * CAs of `caDir` at time `now`. Never throws for a bad chain: the answer says why it was refused.
+ * CAs of `caDir` at time `now`. Never throws for a bad chain: the answer says why it was refused. `warn`
+ * hears what is accepted but worth an operator's look (a CA without a CRL), once per CA.
  */
 export async function verifyChain(
   chain: string | readonly Cert[],
   caDir: string | TrustStore,
   now: Date = new Date(),
+  warn?: (message: string) => void,
 ): Promise<ChainVerification> {
   const store = typeof caDir === 'string' ? await loadTrustStore(caDir) : caDir
   let certs: readonly Cert[]
@@ -119,7 +138,7 @@ export async function verifyChain(
   } catch (err) {
     return { ok: false, reason: errorText(err) }
   }
-  return verifyChainSync(certs, store, now)
+  return verifyChainSync(certs, store, now, warn)
 }
 
 /** Upper bound on path length, against loops and silly chains. */
@@ -130,6 +149,7 @@ export function verifyChainSync(
   certs: readonly Cert[],
   store: TrustStore,
   now: Date = new Date(),
+  warn?: (message: string) => void,
 ): ChainVerification {
   const leaf = certs[0]
   if (leaf === undefined) return { ok: false, reason: 'no certificate presented' }
@@ -144,14 +164,14 @@ export function verifyChainSync(
   for (;;) {
     const timeProblem = checkTime(current, now)
     const candidates = presentedIssuers(current)
-    const legacy =
-      current.proxyCertInfo === undefined &&
-      current.proxyShaped &&
-      !current.isCa &&
-      candidates.some((c) => !c.isCa)
-    if (current.proxyCertInfo === undefined && !legacy) break
+    if (current.proxyCertInfo === undefined) {
+      if (isLegacyProxy(current, candidates)) return fail(legacyProxyRefusal(current))
+      break
+    }
     const what = `proxy ${current.subject}`
     if (timeProblem) return fail(`${what} ${timeProblem}`)
+    const policyProblem = proxyPolicyProblem(current)
+    if (policyProblem) return fail(policyProblem)
     if (current.isCa) return fail(`${what} must not be a CA certificate (basicConstraints CA:TRUE)`)
     if (current.keyUsage?.includes('keyCertSign')) return fail(`${what} must not have the keyCertSign usage`)
     if (!isIssuerPlusOneCn(current.subjectRdns, current.issuerRdns)) {
@@ -237,6 +257,14 @@ export function verifyChainSync(
     child = intermediate
   }
 
+  // 4. What the CA directory says of each certificate a CA issued: CRL, namespace policy.
+  if (store.policy !== undefined) {
+    for (let i = proxies.length; i + 1 < path.length; i++) {
+      const problem = issuanceProblem(store.policy, store.dir, path[i]!, path[i + 1]!, now, warn)
+      if (problem) return fail(problem)
+    }
+  }
+
   for (const cert of path) {
     const critical = cert.extensions.find((e) => e.critical && !HANDLED_CRITICAL.has(e.oid))
     if (critical)
@@ -246,6 +274,7 @@ export function verifyChainSync(
   return {
     ok: true,
     identityDn: endEntity.subject,
+    identityRdns: endEntity.subjectRdns,
     endEntityDn: endEntity.subject,
     leafDn: leaf.subject,
     isProxy: proxies.length > 0,
@@ -270,6 +299,46 @@ const HANDLED_CRITICAL = new Set([
   OID_PROXY_CERT_INFO,
   OID_PROXY_CERT_INFO_DRAFT,
 ])
+
+/**
+ * A Globus GT2 (pre-RFC 3820) proxy: subject = issuer + `CN=proxy` / `CN=limited proxy` (or + any CN when its
+ * non-CA issuer is presented), no proxyCertInfo. Refused everywhere, not only over TLS: OpenSSL links a chain
+ * only through an issuer with keyCertSign unless the child carries proxyCertInfo, so Node's
+ * getPeerCertificate(true) drops the user certificate behind such a proxy and no server could verify it.
+ */
+function isLegacyProxy(cert: Cert, presentedIssuers: readonly Cert[]): boolean {
+  if (!cert.proxyShaped || cert.isCa) return false
+  const cn = cert.subjectRdns[cert.subjectRdns.length - 1]?.[0]?.value
+  return cn === 'proxy' || cn === 'limited proxy' || presentedIssuers.some((c) => !c.isCa)
+}
+
+function legacyProxyRefusal(cert: Cert): string {
+  return (
+    `${cert.subject} is a legacy (pre-RFC 3820, Globus GT2) proxy, which ASO does not accept: make an ` +
+    'RFC 3820 proxy (voms-proxy-init -rfc or grid-proxy-init -rfc; current versions make one by default)'
+  )
+}
+
+/**
+ * RFC 3820 §3.8: a proxy stands for its issuer only under a policy language the relying party understands.
+ * inheritAll and the Globus limited proxy do; an independent proxy carries none of its issuer's rights, and
+ * an unknown language may restrict them in ways ASO cannot honour.
+ */
+function proxyPolicyProblem(proxy: Cert): string | undefined {
+  const language = proxy.proxyCertInfo?.policyLanguage
+  if (language === undefined || language === OID_PPL_INHERIT_ALL || language === OID_PPL_LIMITED)
+    return undefined
+  if (language === OID_PPL_INDEPENDENT) {
+    return (
+      `proxy ${proxy.subject} is an independent proxy (id-ppl-independent): it does not carry the identity ` +
+      `of ${proxy.issuer}, so ASO cannot act for that user with it; make an ordinary (inheritAll) proxy`
+    )
+  }
+  return (
+    `proxy ${proxy.subject} has the proxy policy language ${language}, which ASO does not understand: make an ` +
+    'ordinary (inheritAll) or limited proxy'
+  )
+}
 
 function fail(reason: string): ChainVerification {
   return { ok: false, reason }
@@ -329,6 +398,7 @@ export async function verifyPeer(
   peer: PeerCertificate | DetailedPeerCertificate | null | undefined,
   caDir: string | TrustStore,
   now: Date = new Date(),
+  warn?: (message: string) => void,
 ): Promise<ChainVerification> {
   let certs: Cert[]
   try {
@@ -337,5 +407,5 @@ export async function verifyPeer(
     return { ok: false, reason: errorText(err) }
   }
   if (certs.length === 0) return { ok: false, reason: 'no client certificate presented' }
-  return verifyChain(certs, caDir, now)
+  return verifyChain(certs, caDir, now, warn)
 }

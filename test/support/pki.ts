@@ -56,9 +56,20 @@ export interface TestPki {
   /** localhost: SAN DNS:localhost, IP:127.0.0.1, IP:::1; serverAuth + clientAuth */
   host: UserCert
   userCert(name: string, opts?: { days?: number; expired?: boolean }): Promise<UserCert>
+  /** a user certificate with any subject in `openssl -subj` form (`\/` escapes a slash inside a value) */
+  certWithSubject(subject: string): Promise<UserCert>
+  /** the CA's OpenSSL subject hash: its files in caDir are `<hash>.0`, `<hash>.r0`, `<hash>.namespaces`... */
+  caHash: string
+  /** marks a certificate the CA issued as revoked (the next writeCrl lists it) */
+  revoke(cert: { certPath: string }): Promise<void>
+  /** writes the CA's CRL as `<hash>.r0` in caDir; `expired`: its nextUpdate is a day in the past */
+  writeCrl(opts?: { expired?: boolean }): Promise<void>
+  /** a proxy of a user certificate, or of another proxy (a proxy chain) */
   proxy(
-    user: UserCert,
+    user: UserCert | ProxyCert,
     opts?: {
+      /** proxyCertInfo as an openssl extension value; default `critical,language:id-ppl-inheritAll` */
+      proxyCertInfo?: string
       hours?: number
       expired?: boolean
       /** a Globus legacy proxy: subject .../CN=proxy, no proxyCertInfo */
@@ -274,8 +285,54 @@ export async function makeTestPki(dir: string): Promise<TestPki> {
     caDir,
     host,
     userCert: (name, opts) => issue(ca, `user-${name}`, `/DC=ch/DC=cern/OU=Users/CN=${name}`, USER_EXT, opts),
-    async proxy(user, opts = {}) {
+    caHash: hash,
+    certWithSubject: (subject) => issue(ca, 'user-subject', subject, USER_EXT),
+    async revoke(cert) {
+      await signing
+      await openssl([
+        'ca',
+        '-batch',
+        '-config',
+        caConfig,
+        '-cert',
+        ca.certPath,
+        '-keyfile',
+        ca.keyPath,
+        '-revoke',
+        cert.certPath,
+      ])
+    },
+    async writeCrl(opts = {}) {
+      await signing
+      const now = Date.now()
+      const dates = opts.expired
+        ? [
+            '-crl_lastupdate',
+            caDate(new Date(now - 10 * DAY)),
+            '-crl_nextupdate',
+            caDate(new Date(now - DAY)),
+          ]
+        : ['-crldays', '30']
+      const crlPath = join(dir, `crl-${++counter}.pem`)
+      await openssl([
+        'ca',
+        '-batch',
+        '-config',
+        caConfig,
+        '-cert',
+        ca.certPath,
+        '-keyfile',
+        ca.keyPath,
+        '-gencrl',
+        ...dates,
+        '-out',
+        crlPath,
+      ])
+      await writeFile(join(caDir, `${hash}.r0`), await readFile(crlPath, 'utf8'))
+    },
+    async proxy(signer, opts = {}) {
       const serial = BigInt(randomBytes(4).readUInt32BE() & 0x7fffffff) || 1n
+      const user = signer
       const dn = `${user.dn}/CN=${opts.legacy ? 'proxy' : serial.toString()}`
       const base = next('proxy')
       const { keyPath, csrPath } = await newKeyAndCsr(base, dn)
@@ -286,16 +343,26 @@ export async function makeTestPki(dir: string): Promise<TestPki> {
         certPath,
         issuerCert: user.certPath,
         issuerKey: user.keyPath,
-        ext: [...(opts.legacy ? LEGACY_PROXY_EXT : PROXY_EXT), ...(opts.extensions ?? [])],
+        ext: [
+          ...(opts.legacy
+            ? LEGACY_PROXY_EXT
+            : [
+                ...PROXY_EXT.slice(0, 2),
+                `proxyCertInfo=${opts.proxyCertInfo ?? 'critical,language:id-ppl-inheritAll'}`,
+              ]),
+          ...(opts.extensions ?? []),
+        ],
         notBefore: new Date(opts.expired ? now - 2 * DAY : now - 5 * 60_000),
         notAfter: new Date(opts.expired ? now - DAY : now + (opts.hours ?? 12) * HOUR),
         serial,
       })
       const keyPem = await readFile(keyPath, 'utf8')
       const path = `${base}.x509up`
-      await writeFile(path, certPem + keyPem + user.certPem, { mode: 0o600 })
+      // the signer's own chain: a user certificate alone, or a proxy and everything below it
+      const below = 'chainPem' in signer ? signer.chainPem : signer.certPem
+      await writeFile(path, certPem + keyPem + below, { mode: 0o600 })
       await chmod(path, 0o600)
-      return { path, certPem, keyPem, chainPem: certPem + user.certPem, dn, certPath, keyPath }
+      return { path, certPem, keyPem, chainPem: certPem + below, dn, certPath, keyPath }
     },
     async foreignCa(opts = {}) {
       const other = await makeCa('foreign-ca', opts.sameDn ? CA_DN : '/DC=org/DC=example/CN=Foreign Test CA')

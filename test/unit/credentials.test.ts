@@ -110,16 +110,12 @@ describe('verifyChain', () => {
     })
   })
 
-  it('accepts a legacy Globus proxy (CN=proxy, no proxyCertInfo)', async () => {
+  it('refuses a legacy Globus proxy (CN=proxy, no proxyCertInfo): Node cannot link it over TLS', async () => {
     const legacy = await pki.proxy(alice, { legacy: true })
     expect(parseCert(legacy.certPem).proxyCertInfo).toBeUndefined()
-    const result = await verifyChain(legacy.chainPem, store)
-    expect(result).toMatchObject({
-      ok: true,
-      identityDn: alice.dn,
-      leafDn: `${alice.dn}/CN=proxy`,
-      isProxy: true,
-    })
+    expect(refusal(await verifyChain(legacy.chainPem, store))).toMatch(
+      /CN=proxy is a legacy \(pre-RFC 3820, Globus GT2\) proxy, which ASO does not accept/,
+    )
   })
 
   it('refuses a chain from an unknown CA', async () => {

@@ -33,9 +33,9 @@ export async function createAuthenticator(
     async authenticate(request) {
       const auth = request.headers.authorization
       if (auth !== undefined && /^bearer\s+/i.test(auth)) {
-        return tokens.callerOf(auth.replace(/^bearer\s+/i, '').trim())
+        return tokens.callerOf(auth.replace(/^bearer\s+/i, '').trim(), (msg) => request.log.debug(msg))
       }
-      const caller = await certs.callerOf(request.raw.socket as TLSSocket)
+      const caller = await certs.callerOf(request.raw.socket as TLSSocket, (msg) => request.log.warn(msg))
       if (caller) return caller
       throw new AsoError(
         'unauthenticated',

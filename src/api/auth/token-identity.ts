@@ -14,6 +14,7 @@ import {
 } from 'jose'
 import type { ApiConfig, AsoConfig } from '../../config/schema.js'
 import { AsoError } from '../../domain/errors.js'
+import { groupsOfClaim } from './group-paths.js'
 import { type Caller, identityOf, USERNAME } from './users.js'
 
 type IssuerConfig = ApiConfig['tokens']['issuers'][number]
@@ -24,16 +25,6 @@ interface Issuer {
 }
 
 const withoutSlash = (s: string) => s.replace(/\/+$/, '')
-
-/** `/cms/higgs` (wlcg.groups) → cms, higgs; plain names stay as they are. */
-function groupNames(value: unknown): string[] | undefined {
-  if (!Array.isArray(value)) return typeof value === 'string' ? groupNames(value.split(/[ ,]+/)) : undefined
-  const out = new Set<string>()
-  for (const g of value) {
-    for (const part of String(g).split('/')) if (/^[A-Za-z0-9._-]{1,64}$/.test(part)) out.add(part)
-  }
-  return [...out]
-}
 
 export class TokenIdentity {
   private constructor(
@@ -74,8 +65,11 @@ export class TokenIdentity {
     return this.issuers.size > 0
   }
 
-  /** The caller a bearer token stands for; every refusal says why. */
-  async callerOf(token: string): Promise<Caller> {
+  /**
+   * The caller a bearer token stands for; every refusal says why. `debug` hears each token group that
+   * gives no ASO group (a subgroup not in api.tokens.groupMap, a bare name).
+   */
+  async callerOf(token: string, debug: (msg: string) => void = () => {}): Promise<Caller> {
     if (!this.enabled) {
       throw new AsoError(
         'unauthenticated',
@@ -122,7 +116,12 @@ export class TokenIdentity {
         `the bearer token has no "${c.usernameClaim}" claim holding an ASO username (1-64 of A-Z a-z 0-9 . _ -)`,
       )
     }
-    const groups = c.groupsClaim === undefined ? undefined : groupNames(payload[c.groupsClaim])
+    const groups =
+      c.groupsClaim === undefined
+        ? undefined
+        : groupsOfClaim(payload[c.groupsClaim], this.config.api.tokens.groupMap, (why) =>
+            debug(`token of ${name} from ${c.issuer}: ${c.groupsClaim} ${why}`),
+          )
     return { identity: identityOf(this.config, name, groups ?? undefined), method: 'token' }
   }
 }

@@ -1,4 +1,7 @@
 import type { AsoConfig } from '../../config/schema.js'
+import { dnKey, parseSlashDn } from '../../credentials/dn.js'
+import type { Rdn } from '../../credentials/index.js'
+import { AsoError } from '../../domain/errors.js'
 import type { Identity } from '../../domain/identity.js'
 
 /** What the API knows of a caller: who (the Identity every rule is applied to) and how they proved it. */
@@ -28,9 +31,19 @@ export function identityOf(config: AsoConfig, name: string, provenGroups?: reado
   }
 }
 
-/** The grid-mapfile of `users:`: certificate DN → username. */
-export function gridMap(config: AsoConfig): Map<string, string> {
+/**
+ * The grid-mapfile of `users:`: certificate subject (as RDNs, from the certificate's ASN.1) → username. DNs are
+ * compared RDN by RDN, so a subject `OU="Users/CN=alice"` does not match `/OU=Users/CN=alice`. The config
+ * schema has refused DNs that do not parse; one that still fails here is an internal error.
+ */
+export function gridMap(config: AsoConfig): (subject: readonly Rdn[]) => string | undefined {
   const map = new Map<string, string>()
-  for (const [name, u] of Object.entries(config.users)) for (const dn of u.dns) map.set(dn, name)
-  return map
+  for (const [name, u] of Object.entries(config.users)) {
+    for (const dn of u.dns) {
+      const parsed = parseSlashDn(dn)
+      if (!parsed.ok) throw new AsoError('invalid-config', `users.${name}.dns: ${parsed.reason}`)
+      map.set(dnKey(parsed.rdns), name)
+    }
+  }
+  return (subject) => map.get(dnKey(subject))
 }
