@@ -78,6 +78,8 @@ export interface TestPki {
       extensions?: string[]
     },
   ): Promise<ProxyCert>
+  /** an intermediate CA signed by the test CA (not in caDir: clients present it) and a user certificate it issued */
+  intermediateCa(): Promise<ForeignCa>
   /** a second, unrelated CA (not in caDir) with its own user certificate; `sameDn` gives it the real CA's DN */
   foreignCa(opts?: { sameDn?: boolean }): Promise<ForeignCa>
 }
@@ -363,6 +365,26 @@ export async function makeTestPki(dir: string): Promise<TestPki> {
       await writeFile(path, certPem + keyPem + below, { mode: 0o600 })
       await chmod(path, 0o600)
       return { path, certPem, keyPem, chainPem: certPem + below, dn, certPath, keyPath }
+    },
+    async intermediateCa() {
+      const base = next('sub-ca')
+      const dn = '/DC=ch/DC=cern/CN=ASO Test Sub CA'
+      const { keyPath, csrPath } = await newKeyAndCsr(base, dn)
+      const now = Date.now()
+      const certPath = `${base}.pem`
+      const certPem = await signCsr({
+        csrPath,
+        certPath,
+        issuerCert: ca.certPath,
+        issuerKey: ca.keyPath,
+        ext: [...CA_EXT, 'authorityKeyIdentifier=keyid'],
+        notBefore: new Date(now - HOUR),
+        notAfter: new Date(now + 365 * DAY),
+        serial: randomSerial(),
+      })
+      const sub: TestCa = { dn, certPem, certPath, keyPath }
+      const user = await issue(sub, 'sub-user', '/DC=ch/DC=cern/OU=Users/CN=sub-alice', USER_EXT)
+      return { ...sub, user }
     },
     async foreignCa(opts = {}) {
       const other = await makeCa('foreign-ca', opts.sameDn ? CA_DN : '/DC=org/DC=example/CN=Foreign Test CA')

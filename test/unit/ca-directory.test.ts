@@ -45,6 +45,30 @@ describe('CRLs', () => {
     expect(refusal(await verifyChain(bobProxy.chainPem, pki.caDir))).toMatch(/was revoked by its CA/)
   })
 
+  it('refuses a certificate under a revoked intermediate CA, and warns once about the CRL it lacks', async () => {
+    const pki = await freshPki()
+    const sub = await pki.intermediateCa()
+    const chain = sub.user.certPem + sub.certPem
+    await pki.writeCrl()
+    const warnings: string[] = []
+    const warn = (m: string) => warnings.push(m)
+    const { loadTrustStore } = await import('../../src/credentials/index.js')
+    const before = await loadTrustStore(pki.caDir)
+    expect(await verifyChain(chain, before, new Date(), warn)).toMatchObject({
+      ok: true,
+      identityDn: sub.user.dn,
+    })
+    expect(await verifyChain(chain, before, new Date(), warn)).toMatchObject({ ok: true })
+    expect(warnings).toEqual([
+      expect.stringMatching(/^no CRL of CA \/DC=ch\/DC=cern\/CN=ASO Test Sub CA in /),
+    ])
+    await pki.revoke(sub)
+    await pki.writeCrl()
+    expect(refusal(await verifyChain(chain, pki.caDir))).toMatch(
+      new RegExp(`^certificate ${sub.dn} \\(serial [0-9a-f]+\\) was revoked by its CA ${CA} on `),
+    )
+  })
+
   it('refuses every certificate of a CA whose CRL is out of date, saying to run fetch-crl', async () => {
     const pki = await freshPki()
     const alice = await pki.userCert('alice')
