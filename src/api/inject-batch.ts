@@ -1,13 +1,15 @@
 /**
  * One inject call: each item validated on its own against the caller's identity (invariant 8), the rule of
  * one callback URL per task checked against the store and the batch, and every valid item stored in one
- * transaction. Shared by POST /api/v1/transfers and the local `aso inject`.
+ * transaction, which also refuses items in another user's task (a task belongs to the user who first used
+ * it). Shared by POST /api/v1/transfers and the local `aso inject`.
  */
 import type { AsoConfig } from '../config/schema.js'
 import { taskCallbackProblem } from '../domain/callbacks.js'
 import type { FieldError } from '../domain/errors.js'
 import type { Identity } from '../domain/identity.js'
 import { validateRequest } from '../domain/request.js'
+import { taskOfAnotherUser } from '../domain/task-owner.js'
 import type { SiteCatalog } from '../sites/catalog.js'
 import { requestContext } from '../sites/request-context.js'
 import type { InjectItem, InjectResult, Store } from '../store/types.js'
@@ -45,21 +47,34 @@ export async function injectBatch(
     } else results.push(rejected(v.id, v.errors))
   }
 
-  // one callback URL per task: what the store holds for the task, else the first valid item of the batch
+  // another user's task: refused before anything else is said about it (the inject transaction, which claims
+  // new tasks, refuses again what changed meanwhile)
+  const owners = await deps.store.taskOwners(valid.map((v) => v.request.task))
+  const mine = valid.filter((item) => {
+    const owner = owners.get(item.request.task)
+    if (owner === undefined || owner === item.request.user) return true
+    results[item.index] = rejected(item.id, [taskOfAnotherUser(item.request.task)])
+    return false
+  })
+
+  // one callback URL per task: what the store holds for the user's files of the task, else the first valid
+  // item of the batch. Always per user: the message shows the URL
+  const taskOf = (r: InjectItem['request']) => JSON.stringify([r.user, r.task])
   const known = new Map<string, string | null>()
-  for (const task of new Set(valid.map((v) => v.request.task))) {
-    const stored = await deps.store.taskCallbackUrls(task, 1)
-    if (stored.length) known.set(task, stored[0]!)
+  for (const key of new Set(mine.map((v) => taskOf(v.request)))) {
+    const [user, task] = JSON.parse(key) as [string, string]
+    const stored = await deps.store.taskCallbackUrls(task, user, 1)
+    if (stored.length) known.set(key, stored[0]!)
   }
   const accepted: typeof valid = []
-  for (const item of valid) {
+  for (const item of mine) {
     const { task, callbackUrl } = item.request
-    const problem = taskCallbackProblem(task, callbackUrl, known.get(task))
+    const problem = taskCallbackProblem(task, callbackUrl, known.get(taskOf(item.request)))
     if (problem) {
       results[item.index] = rejected(item.id, [{ field: 'callbackUrl', message: problem }])
       continue
     }
-    known.set(task, callbackUrl)
+    known.set(taskOf(item.request), callbackUrl)
     accepted.push(item)
   }
 

@@ -134,11 +134,32 @@ export const durationParam = (fallback: string, maxMs: number) =>
       }
     })
 
-/** A time in a query: ISO 8601 or epoch milliseconds. */
+/** The latest time a query may name: the end of the year 9999 (anything later is a typo, not a time). */
+const MAX_QUERY_TIME = Date.UTC(9999, 11, 31, 23, 59, 59, 999)
+/** ISO 8601 as the API reads it: a date, or a date and time with an optional fraction and zone (UTC if none). */
+const ISO_8601 = /^(\d{4}-\d{2}-\d{2})(?:T(\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)(Z|[+-]\d{2}:\d{2})?)?$/
+
+/** Epoch milliseconds of a query time, or null: a whole number of ms, or ISO 8601, from 1970 to the year 9999. */
+function queryTime(v: string): number | null {
+  let ms: number
+  if (/^\d{1,16}$/.test(v)) ms = Number(v)
+  else {
+    const iso = ISO_8601.exec(v)
+    // Date.parse alone takes "-5" for May 2001 and "1.5" for January 2001
+    if (!iso) return null
+    ms = Date.parse(iso[2] === undefined ? iso[1]! : `${iso[1]}T${iso[2]}${iso[3] ?? 'Z'}`)
+  }
+  return Number.isSafeInteger(ms) && ms >= 0 && ms <= MAX_QUERY_TIME ? ms : null
+}
+
+/** A time in a query: ISO 8601 or epoch milliseconds; anything else is a 400 that shows the forms. */
 const timeParam = z.string().transform((v, ctx) => {
-  const ms = /^\d+$/.test(v) ? Number(v) : Date.parse(v)
-  if (Number.isNaN(ms)) {
-    ctx.addIssue({ code: 'custom', message: 'must be an ISO 8601 time or epoch milliseconds' })
+  const ms = queryTime(v)
+  if (ms === null) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `"${v.slice(0, 40)}" is not a time: give an ISO 8601 time (e.g. 2026-01-31T12:00:00Z) or epoch milliseconds (a whole number ≥ 0), from 1970 to the year 9999`,
+    })
     return z.NEVER
   }
   return ms

@@ -29,7 +29,8 @@ export function callbackUrlProblem(url: string, allowHosts: readonly string[]): 
 
 /**
  * Why a file's callback URL breaks "one callback URL per task" (null when it does not): `known` is what the
- * task already uses, from the store or an earlier item of the same batch (undefined: nothing yet).
+ * task already uses, from the store or an earlier item of the same batch (undefined: nothing yet). `known`
+ * must come from the same user's files only: the message shows it.
  */
 export function taskCallbackProblem(
   task: string,

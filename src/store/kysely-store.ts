@@ -17,6 +17,7 @@ import * as settings from './ops/settings.js'
 import * as stuck from './ops/stuck-reads.js'
 import { deferSubmission, markSubmitted, markSubmittedMany, rejectSubmission } from './ops/submission.js'
 import * as taskList from './ops/task-list.js'
+import { taskOwners } from './ops/task-owners.js'
 import * as taskReads from './ops/task-reads.js'
 import * as outbox from './ops/webhook-outbox.js'
 import type { Database } from './schema.js'
@@ -290,8 +291,12 @@ export class KyselyStore implements Store {
     return reads.queuePosition(this.db, record)
   }
 
-  taskCallbackUrls(task: string, limit: number) {
-    return taskReads.taskCallbackUrls(this.db, task, limit)
+  taskOwners(tasks: readonly string[]) {
+    return taskOwners(this.db, tasks)
+  }
+
+  taskCallbackUrls(task: string, user: string, limit: number) {
+    return taskReads.taskCallbackUrls(this.db, task, user, limit)
   }
 
   taskFailureReasons(task: string, user: string | undefined, limit: number) {

@@ -219,6 +219,13 @@ export interface TaskCountsTable {
   done_bytes: number
 }
 
+/** The user each task name belongs to: the user of the first file injected into it. */
+export interface TaskOwnersTable {
+  task: string
+  user: string
+  claimed_at: number
+}
+
 export interface Database {
   transfers: TransfersTable
   engine_jobs: EngineJobsTable
@@ -235,4 +242,5 @@ export interface Database {
   transfer_hours: TransferHoursTable
   user_hours: UserHoursTable
   task_counts: TaskCountsTable
+  task_owners: TaskOwnersTable
 }

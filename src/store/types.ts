@@ -20,6 +20,10 @@ export interface InjectResult {
   error?: FieldError
 }
 
+/**
+ * How `inject` stores a batch. A task belongs to the user of the first file injected into it (claimed in the
+ * inject transaction): an item of another user in it is rejected with field `task`, naming nothing of it.
+ */
 export interface InjectOptions {
   now: number
   actor: string
@@ -334,8 +338,10 @@ export interface Store {
   queuePosition(record: TransferRecord): Promise<number>
 
   // API and notifications
-  /** the distinct callback URLs of a task's files (null: files without one), at most `limit` */
-  taskCallbackUrls(task: string, limit: number): Promise<(string | null)[]>
+  /** the owner of each of these tasks that has one (the user who first injected into it) */
+  taskOwners(tasks: readonly string[]): Promise<Map<string, string>>
+  /** the distinct callback URLs of `user`'s files of a task (null: files without one), at most `limit` */
+  taskCallbackUrls(task: string, user: string, limit: number): Promise<(string | null)[]>
   /** each distinct failure reason of a task's FAILED, KILLED and RETRY files, with its count, most frequent first */
   taskFailureReasons(task: string, user: string | undefined, limit: number): Promise<TaskFailureReason[]>
   /** the newest history event id (0 if none): where a live event stream starts */

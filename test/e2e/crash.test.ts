@@ -164,7 +164,11 @@ async function runCrashScenario(s: Scenario): Promise<Figures> {
     expected.set(dst, written)
     destinationOf.set(i + 1, dst)
     bytes += size
-    lines.push(JSON.stringify(l.request({ user, source: 'SITE_A', destination: 'SITE_B', name, ...written })))
+    lines.push(
+      JSON.stringify(
+        l.request({ user, source: 'SITE_A', destination: 'SITE_B', name, task: `task-${user}`, ...written }),
+      ),
+    )
   }
   const jsonl = path.join(l.dir, 'requests.jsonl')
   await writeFile(jsonl, `${lines.join('\n')}\n`)

@@ -308,7 +308,10 @@ describe('ASO through the FTS3 double to real XRootD sites', () => {
     })
     const store = await openStore(`sqlite:${path.join(dir, 'crash', 'aso.db')}`)
     try {
-      const reqs = [...(await outputs('alice', 'crash', 20)), ...(await outputs('bob', 'crash', 20))]
+      const reqs = [
+        ...(await outputs('alice', 'crash-alice', 20)),
+        ...(await outputs('bob', 'crash-bob', 20)),
+      ]
       const admin = await startTestAgent(configPath, { start: false })
       const ids = idsOf(await admin.inject(reqs))
       await admin.store.close()
@@ -316,7 +319,7 @@ describe('ASO through the FTS3 double to real XRootD sites', () => {
       sim.faults.holdNextSubmitResponse(4000, 2)
       const first = startServe({ configPath, logPath: path.join(dir, 'crash', 'serve-1.log'), index: 0 })
       serves.push(first)
-      const crashJobs = () => sim.jobs().filter((j) => j.jobMetadata.task === 'crash')
+      const crashJobs = () => sim.jobs().filter((j) => String(j.jobMetadata.task).startsWith('crash-'))
       const until = Date.now() + 20_000
       while (crashJobs().length === 0) {
         if (Date.now() > until) throw new Error('no submission reached the double')

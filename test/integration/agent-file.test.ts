@@ -18,7 +18,9 @@ async function outputs(lab: FileLab, user: string, n: number, size: (i: number) 
     const name = `${prefix}${i}.root`
     const data = testBytes(size(i), i + 1)
     const w = await lab.writeOutput('SITE_A', `/store/temp/user/${user}.abc/${name}`, data)
-    reqs.push(lab.request({ user, source: 'SITE_A', destination: 'SITE_B', name, ...w }))
+    reqs.push(
+      lab.request({ user, source: 'SITE_A', destination: 'SITE_B', name, task: `task-${user}`, ...w }),
+    )
   }
   return reqs
 }

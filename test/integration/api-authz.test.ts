@@ -89,12 +89,12 @@ describe('API authorization', () => {
       expect((own.body.items as { user: string }[]).map((t) => t.user)).toEqual(['alice', 'alice', 'alice'])
     })
 
-    it('cannot see his task, wait on it, or follow his events', async () => {
+    it('cannot see his task (404, as if it did not exist), wait on it, or follow his events', async () => {
       const t = await call('alice', 'GET', '/api/v1/tasks/task-bob')
-      expect(t.status).toBe(403)
-      expect(t.body.error?.message).toMatch(/task "task-bob" holds no transfers of yours \("alice"\)/)
+      expect(t.status).toBe(404)
+      expect(t.body.error?.message).toMatch(/no transfers in task "task-bob": check the task name/)
       const w = await call('alice', 'GET', '/api/v1/tasks/task-bob/wait?timeout=1s')
-      expect(w.status).toBe(403)
+      expect(w.status).toBe(404)
       const e = await call('alice', 'GET', '/api/v1/events?user=bob')
       expect(e.status).toBe(403)
       expect(e.body.error?.message).toMatch(/may follow the events of only your own transfers/)
@@ -114,8 +114,8 @@ describe('API authorization', () => {
         })
         expect(mixed.status).toBe(403)
         const byTask = await call('alice', 'POST', `/api/v1/transfers/${action}`, { task: 'task-bob' })
-        expect(byTask.status).toBe(403)
-        expect(byTask.body.error?.message).toMatch(/task "task-bob" holds no transfers of yours/)
+        expect(byTask.status).toBe(404)
+        expect(byTask.body.error?.message).toMatch(/no transfers in task "task-bob"/)
       }
       expect((await store.getMany([...ids.alice!, ...ids.bob!])).map((r) => r.state)).toEqual(
         Array(6).fill('NEW'),

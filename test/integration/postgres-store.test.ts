@@ -178,7 +178,7 @@ describe('PostgreSQL store', () => {
   it('three agents claiming at once never exceed the link limit and never claim a file twice', async () => {
     const url = await freshDatabase()
     const stores = [await open(url), await open(url), await open(url)]
-    const batch = [...items(150), ...items(150, () => ({ user: 'bob' }))]
+    const batch = [...items(150), ...items(150, () => ({ user: 'bob', task: 'task-bob' }))]
     await stores[0]!.inject(batch, { now: 1, actor: 'test', maxAttempts: 3 })
     const maxActive = 20
     const claimedBy = new Map<string, number>()

@@ -52,7 +52,7 @@ for (const factory of storeFactories()) {
       // files 0-5 carry a callback URL, 6-7 do not
       const batch = items(8, (i) => (i < 6 ? { callbackUrl: HOOK } : {}))
       await store.inject(batch, { now: 1, actor: 'test', maxAttempts: 1 })
-      expect(await store.taskCallbackUrls('task1', 5)).toEqual(expect.arrayContaining([HOOK, null]))
+      expect(await store.taskCallbackUrls('task1', 'alice', 5)).toEqual(expect.arrayContaining([HOOK, null]))
       expect(await store.webhookBacklog()).toEqual({ pending: 0, failed: 0 })
 
       // killed while queued: KILLED at once, notified

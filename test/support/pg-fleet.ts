@@ -123,7 +123,16 @@ export async function makePgLab(opts: {
       ...written,
     })
     lines.push(
-      JSON.stringify(lab.request({ user, source: 'SITE_A', destination: 'SITE_B', name, ...written })),
+      JSON.stringify(
+        lab.request({
+          user,
+          source: 'SITE_A',
+          destination: 'SITE_B',
+          name,
+          task: `task-${user}`,
+          ...written,
+        }),
+      ),
     )
   }
   if (xroot) {
@@ -142,7 +151,16 @@ export async function makePgLab(opts: {
         ...written,
       })
       lines.push(
-        JSON.stringify(lab.request({ user, source: 'XRD_A', destination: 'XRD_B', name, ...written })),
+        JSON.stringify(
+          lab.request({
+            user,
+            source: 'XRD_A',
+            destination: 'XRD_B',
+            name,
+            task: `task-${user}`,
+            ...written,
+          }),
+        ),
       )
     }
   }

@@ -9,6 +9,8 @@ import { startTestPostgres, type TestPostgres } from './postgres.js'
 export interface StoreFactory {
   name: string
   open(policy?: StorePolicy): Promise<Store>
+  /** The URL of a new, empty (not migrated) database: for migration tests and several stores on one database. */
+  emptyDatabase(): Promise<string>
 }
 
 export const sqliteFactory: StoreFactory = {
@@ -23,6 +25,11 @@ export const sqliteFactory: StoreFactory = {
       await rm(dir, { recursive: true, force: true })
     }
     return store
+  },
+  async emptyDatabase() {
+    // under the run's temp directory, which the global teardown removes
+    const dir = await mkdtemp(path.join(tmpdir(), 'aso-store-'))
+    return `sqlite:${path.join(dir, 'aso.db')}`
   },
 }
 
@@ -47,6 +54,10 @@ export const postgresFactory: StoreFactory = {
     const server = await sharedPostgres()
     const url = await server.createDatabase(`aso_${++databases}`, 'aso_template')
     return openStore(url, policy ? { policy } : {})
+  },
+  async emptyDatabase() {
+    const server = await sharedPostgres()
+    return server.createDatabase(`aso_${++databases}`)
   },
 }
 

@@ -36,8 +36,9 @@ export function assertOwner(caller: Identity, record: TransferRecord, what: stri
 }
 
 /**
- * The owner scope for acting on a task: everyone for operators; the caller for users, who get a 403 when the
- * task holds only other users' files and a 404 when it holds none.
+ * The owner scope for acting on a task: everyone for operators; the caller for users. A task with no files of
+ * the caller answers 404 exactly like one that does not exist: a user cannot learn that another's task exists
+ * (tasks belong to the user who first used them; tasks made before owners may also hold the caller's files).
  */
 export async function taskScope(
   store: Store,
@@ -48,13 +49,6 @@ export async function taskScope(
   const scope = ownerScope(caller, undefined, what)
   const own = await store.taskCounts(task, scope)
   if (own.some((c) => c.n > 0)) return scope
-  const all = scope === undefined ? own : await store.taskCounts(task)
-  if (all.some((c) => c.n > 0)) {
-    throw new AsoError(
-      'forbidden',
-      `task "${task}" holds no transfers of yours ("${caller.name}"): its files belong to other users, and you may ${what} only your own`,
-    )
-  }
   throw new AsoError('not-found', `no transfers in task "${task}": check the task name`)
 }
 

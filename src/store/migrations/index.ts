@@ -4,6 +4,7 @@ import { initial } from './0001-initial.js'
 import { webhooks } from './0002-webhooks.js'
 import { eventCommitOrder } from './0003-event-commit-order.js'
 import { dashboardRollups } from './0004-dashboard-rollups.js'
+import { taskOwners } from './0005-task-owners.js'
 
 /**
  * Every migration, in order, written once for both dialects (`dialect` picks the few words that differ).
@@ -15,6 +16,7 @@ function migrations(dialect: DialectName): Record<string, Migration> {
     '0002_webhooks': webhooks(dialect),
     '0003_event_commit_order': eventCommitOrder(dialect),
     '0004_dashboard_rollups': dashboardRollups(dialect),
+    '0005_task_owners': taskOwners(dialect),
   }
 }
 

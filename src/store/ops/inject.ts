@@ -1,5 +1,6 @@
 import type { Insertable } from 'kysely'
 import { canApply } from '../../domain/states.js'
+import { taskOfAnotherUser } from '../../domain/task-owner.js'
 import { payloadDifferences, type TransferRecord } from '../../domain/transfer.js'
 import { chunk, type Trx } from '../dialect.js'
 import { payloadColumns, requestOf, toRecord } from '../rows.js'
@@ -13,6 +14,7 @@ import {
   insertHistory,
 } from '../transition.js'
 import type { InjectItem, InjectOptions, InjectResult } from '../types.js'
+import { claimTaskOwners } from './task-owners.js'
 
 function changedRowOf(r: TransferRecord, seq: number): ChangedRow {
   return {
@@ -30,13 +32,20 @@ function changedRowOf(r: TransferRecord, seq: number): ChangedRow {
   }
 }
 
-/** Stores new requests, leaves identical ones alone, supersedes older job retries, refuses conflicts. */
+/**
+ * Stores new requests, leaves identical ones alone, supersedes older job retries, refuses conflicts. A task
+ * belongs to the user who first injected into it: a new task is claimed for the user of its first item here,
+ * and items of any other user in it are refused without a word about it.
+ */
 export async function inject(
   trx: Trx,
   items: readonly InjectItem[],
   opts: InjectOptions,
 ): Promise<InjectResult[]> {
   const { now, actor } = opts
+  const claims = new Map<string, string>()
+  for (const { request } of items) if (!claims.has(request.task)) claims.set(request.task, request.user)
+  const owners = await claimTaskOwners(trx, claims, now)
   const current = new Map<string, TransferRecord>()
   const seqs = new Map<string, number>()
   for (const ids of chunk([...new Set(items.map((i) => i.id))], 500)) {
@@ -54,6 +63,10 @@ export async function inject(
   const results: InjectResult[] = []
 
   for (const { id, request } of items) {
+    if (owners.get(request.task) !== request.user) {
+      results.push({ id, status: 'rejected', error: taskOfAnotherUser(request.task) })
+      continue
+    }
     const pending = inserts.get(id)
     const existing = current.get(id)
     if (pending) {

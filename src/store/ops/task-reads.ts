@@ -2,13 +2,22 @@ import { sql } from 'kysely'
 import type { TransferState } from '../../domain/states.js'
 import type { Db, DialectName } from '../dialect.js'
 
-/** The distinct callback URLs stored for a task's files (null: files without one); at most `limit`. */
-export async function taskCallbackUrls(db: Db, task: string, limit: number): Promise<(string | null)[]> {
+/**
+ * The distinct callback URLs stored for `user`'s files of a task (null: files without one); at most `limit`.
+ * Only that user's: another user's URL is never compared with, nor shown (tasks made before owners may be mixed).
+ */
+export async function taskCallbackUrls(
+  db: Db,
+  task: string,
+  user: string,
+  limit: number,
+): Promise<(string | null)[]> {
   const rows = await db
     .selectFrom('transfers')
     .select('callback_url')
     .distinct()
     .where('task', '=', task)
+    .where('user', '=', user)
     .limit(limit)
     .execute()
   return rows.map((r) => r.callback_url)
