@@ -23,13 +23,16 @@ export const DASHBOARD_CSP = [
 /** Everything else (JSON, event streams, metrics): nothing to load, never framed. */
 export const API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 
-/** Adds the security headers to every answer; HTML gets the dashboard's policy. */
+/** The API's own answers; the dashboard's files and the OpenAPI browser (/api/docs) are pages. */
+const API_PATHS = /^\/(?:api(?:\/(?!docs(?:\/|$))|$)|health$|metrics$)/
+
+/** Adds the security headers to every answer; the pages and their files get the dashboard's policy. */
 export function addSecurityHeaders(app: FastifyInstance): void {
-  app.addHook('onSend', async (_request, reply, payload) => {
-    const type = String(reply.getHeader('content-type') ?? '')
-    // a plugin's own page (the OpenAPI browser) may bring a policy of its own
+  app.addHook('onSend', async (request, reply, payload) => {
+    // by path, not by Content-Type: a 304 for a cached page carries none, and its policy replaces the page's
+    const pathname = request.url.split('?')[0] ?? '/'
     if (!reply.hasHeader('content-security-policy')) {
-      reply.header('content-security-policy', type.startsWith('text/html') ? DASHBOARD_CSP : API_CSP)
+      reply.header('content-security-policy', API_PATHS.test(pathname) ? API_CSP : DASHBOARD_CSP)
     }
     reply.header('x-frame-options', 'DENY')
     reply.header('x-content-type-options', 'nosniff')

@@ -155,5 +155,12 @@ describe('state changes only from our own origin, only as JSON', () => {
     expect(page.headers['content-type']).toMatch(/text\/html/)
     expect(page.headers['content-security-policy']).toMatch(/script-src 'self'/)
     expect(page.headers['content-security-policy']).toMatch(/connect-src 'self'/)
+    // a cached page revalidated (304, no Content-Type) keeps the page's policy, which the browser then applies
+    const etag = page.headers.etag
+    expect(etag).toBeDefined()
+    const again = await request(`${server.url}/`, { headers: { 'if-none-match': String(etag) } })
+    await again.body.text()
+    expect(again.statusCode).toBe(304)
+    expect(again.headers['content-security-policy']).toMatch(/script-src 'self'/)
   })
 })
