@@ -1,6 +1,7 @@
 import { benchCopy } from './copy.js'
 import { benchDashboard } from './dashboard.js'
 import { benchFts3 } from './fts3.js'
+import { benchHostileBodies } from './hostile-bodies.js'
 import { benchInject } from './inject.js'
 import { benchPipeline } from './pipeline.js'
 import { benchPostgres } from './postgres.js'
@@ -24,6 +25,8 @@ const BENCHES: Record<string, Bench> = {
   inject: (o) => benchInject({ log: o.log }),
   // last file terminal -> aso wait exit, against a bare start of the same CLI
   wait: (o) => benchWait({ log: o.log }),
+  // the API's event-loop delay while oversized, many-key and deep bodies arrive, against ordinary requests
+  hostile: (o) => benchHostileBodies({ log: o.log }),
 }
 
 async function main() {

@@ -22,15 +22,16 @@ const CLOSE_OBJECT = 125
 const CLOSE_ARRAY = 93
 
 /**
- * Why a JSON text is too deep or has an object with too many keys, or null. One pass over the characters,
- * stopping at the first excess; the text need not be valid JSON (the parser judges that next).
+ * Why a JSON text (its UTF-8 bytes) is too deep or has an object with too many keys, or null. One pass over
+ * the bytes, stopping at the first excess; the text need not be valid JSON (the parser judges that next).
+ * Bytes of multi-byte characters are all >= 0x80, so they are never taken for quotes or brackets.
  */
-export function jsonShapeProblem(text: string, limits: JsonShapeLimits): string | null {
+export function jsonShapeProblem(text: Uint8Array, limits: JsonShapeLimits): string | null {
   const keys: number[] = [0]
   let depth = 0
   let inString = false
   for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i)
+    const c = text[i]!
     if (inString) {
       if (c === BACKSLASH) i++
       else if (c === QUOTE) inString = false
@@ -54,17 +55,18 @@ export function jsonShapeProblem(text: string, limits: JsonShapeLimits): string 
 export function acceptJsonBodiesOnly(app: FastifyInstance, limits: JsonShapeLimits): void {
   const parse = app.getDefaultJsonParser('error', 'error')
   app.removeAllContentTypeParsers()
+  // as bytes: a refused body is never decoded to a string
   app.addContentTypeParser(
     'application/json',
-    { parseAs: 'string' },
+    { parseAs: 'buffer' },
     (request: FastifyRequest, body: string | Buffer, done) => {
-      const text = typeof body === 'string' ? body : body.toString('utf8')
-      const problem = jsonShapeProblem(text, limits)
+      const bytes = typeof body === 'string' ? Buffer.from(body) : body
+      const problem = jsonShapeProblem(bytes, limits)
       if (problem) {
         done(new AsoError('invalid-request', problem), undefined)
         return
       }
-      parse(request, text, done)
+      parse(request, bytes.toString('utf8'), done)
     },
   )
 }
