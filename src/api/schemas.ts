@@ -49,7 +49,11 @@ export type InjectItemResult = z.infer<typeof injectResultSchema>
 
 export const injectResponseSchema = z.object({
   results: z.array(injectResultSchema).describe('one per request, in request order'),
-  error: errorDetailSchema.optional().describe('present (with 400) when no request was accepted'),
+  error: errorDetailSchema
+    .optional()
+    .describe(
+      'present with 400 when no request was accepted, and (code answer-cut) when the answer reached api.limits.answerBytes and rejected requests from some position on are answered without their errors',
+    ),
 })
 export type InjectResponse = z.infer<typeof injectResponseSchema>
 
