@@ -12,7 +12,8 @@ export const taskRoutes: FastifyPluginAsyncZod<ApiContext> = async (app, ctx) =>
     url: '/tasks/:task',
     schema: {
       summary: "A task's files: counts per state and failure class, bytes, failure reasons",
-      description: 'Users see their own files of the task; operators see everyone’s.',
+      description:
+        'Users see their own files of the task; operators see everyone’s. A task with none of the caller’s files answers 404, as a missing one does.',
       tags: ['tasks'],
       params: taskParamsSchema,
       response: { 200: taskSummarySchema, ...ERROR_RESPONSES },
