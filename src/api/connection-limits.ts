@@ -66,7 +66,8 @@ export function limitLongLivedRequests(app: FastifyInstance, limiter: StreamLimi
     if (!LONG_LIVED_ROUTES.has(request.routeOptions.url ?? '')) return
     const release = limiter.acquire(callerOf(request).identity.name)
     reply.raw.once('close', release)
-    request.raw.socket.setTimeout(0)
+    // app.inject()'s stand-in socket has no timer to clear
+    request.raw.socket?.setTimeout?.(0)
   })
 }
 
