@@ -8,7 +8,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import pino from 'pino'
-import { request } from 'undici'
+import { Agent, request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ChangeSignal } from '../../src/api/change-signal.js'
 import { type ApiServer, startApiServer } from '../../src/api/server.js'
@@ -17,7 +17,9 @@ import { loadConfig } from '../../src/config/load.js'
 import { SiteCatalog } from '../../src/sites/catalog.js'
 import { openStore } from '../../src/store/open.js'
 import type { Store } from '../../src/store/types.js'
+import { startTestApi, type TestApi } from '../support/api.js'
 import { type FileLab, makeFileLab } from '../support/file-sites.js'
+import { makeTestPki } from '../support/pki.js'
 
 const LINK = 'SITE_A->SITE_B'
 
@@ -162,5 +164,53 @@ describe('state changes only from our own origin, only as JSON', () => {
     await again.body.text()
     expect(again.statusCode).toBe(304)
     expect(again.headers['content-security-policy']).toMatch(/script-src 'self'/)
+  })
+})
+
+describe('over HTTPS with a grid certificate (what a browser presents)', () => {
+  let api: TestApi
+  let agent: Agent
+
+  beforeAll(async () => {
+    const lab = await makeFileLab()
+    const pki = await makeTestPki(path.join(lab.dir, 'pki'))
+    const ops = await pki.userCert('ops')
+    const configured = await makeFileLab({
+      dir: lab.dir,
+      config: {
+        users: { ops: { dns: [ops.dn], role: 'operator' } },
+        api: { tls: { cert: pki.host.certPath, key: pki.host.keyPath, caDir: pki.caDir } },
+      },
+    })
+    api = await startTestApi(configured.configPath)
+    agent = new Agent({ connect: { cert: ops.certPem, key: ops.keyPem, ca: pki.ca.certPem } })
+  })
+  afterAll(async () => {
+    await agent?.close()
+    await api?.close()
+  })
+
+  it('pauses a link only from its own https origin', async () => {
+    const pause = (origin: string) =>
+      request(`${api.url}/api/v1/links/${encodeURIComponent(LINK)}`, {
+        method: 'POST',
+        dispatcher: agent,
+        headers: { origin, 'content-type': 'application/json' },
+        body: '{"paused": true}',
+      })
+    const evil = await pause('https://evil.example')
+    expect(evil.statusCode).toBe(403)
+    expect(((await evil.body.json()) as { error: { message: string } }).error.message).toMatch(
+      /only pages of https:\/\/127\.0\.0\.1:\d+/,
+    )
+    // the page's origin with http instead of https is another origin
+    const plain = await pause(api.url.replace('https:', 'http:'))
+    await plain.body.text()
+    expect(plain.statusCode).toBe(403)
+    expect((await api.store.linkSettings()).find((l) => l.link === LINK)?.paused ?? false).toBe(false)
+    const own = await pause(api.url)
+    await own.body.text()
+    expect(own.statusCode).toBe(200)
+    expect((await api.store.linkSettings()).find((l) => l.link === LINK)?.paused).toBe(true)
   })
 })
