@@ -6,7 +6,7 @@
  *   not running); a CA without a CRL is accepted, with one warning per CA;
  * - when a policy names the issuing CA, the subject must be one it allows.
  */
-import { readFile } from 'node:fs/promises'
+import { readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { type NamespaceRule, parseNamespaces, parseSigningPolicy, policyAllows } from './ca-policy.js'
 import { type Crl, crlSignedBy, parseCrl } from './crl.js'
@@ -46,6 +46,30 @@ async function readText(path: string): Promise<string | undefined> {
   }
 }
 
+/**
+ * Parsed CRLs by path, reused while the file's size and mtime stay the same: the directory is re-read every few
+ * minutes, and a CRL of 50,000 entries takes ~350 ms to parse.
+ */
+const parsedCrls = new Map<string, { mtimeMs: number; size: number; crl: Crl }>()
+
+/** The CRL in `path` (undefined when the file vanished); throws when it cannot be parsed. */
+async function readCrl(path: string): Promise<Crl | undefined> {
+  let info: Awaited<ReturnType<typeof stat>>
+  try {
+    info = await stat(path)
+  } catch (err) {
+    void err // vanished between readdir and stat (fetch-crl replaces files): as if it were not there
+    return undefined
+  }
+  const known = parsedCrls.get(path)
+  if (known && known.mtimeMs === info.mtimeMs && known.size === info.size) return known.crl
+  const text = await readText(path)
+  if (text === undefined) return undefined
+  const crl = parseCrl(text)
+  parsedCrls.set(path, { mtimeMs: info.mtimeMs, size: info.size, crl })
+  return crl
+}
+
 /** Reads the CRLs and namespace policies of `dir` for the CAs of `caFiles`. Never throws for a bad file. */
 export async function loadCaDirectoryPolicy(
   dir: string,
@@ -63,11 +87,11 @@ export async function loadCaDirectoryPolicy(
   const casOfStem = (stem: string) => caFiles.filter((f) => stemOf(f.name) === stem).flatMap((f) => f.certs)
 
   for (const name of names.filter((n) => /\.r\d+$/.test(n))) {
-    const text = await readText(join(dir, name))
-    if (text === undefined) continue
     let crl: Crl
     try {
-      crl = parseCrl(text)
+      const parsed = await readCrl(join(dir, name))
+      if (parsed === undefined) continue
+      crl = parsed
     } catch (err) {
       for (const ca of casOfStem(stemOf(name))) {
         policy.crls.set(keyOf(ca), { file: name, problem: `cannot be read (${errorText(err)})` })
