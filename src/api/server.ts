@@ -90,6 +90,10 @@ export async function buildApiServer(opts: ApiServerOptions): Promise<FastifyIns
   const { config } = opts
   const tls = config.api.tls
   const limits = config.api.limits
+  // how often Node looks for requests past requestTimeout (its default, 30 s, would stretch a short limit)
+  const checking = {
+    connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(limits.requestTimeout / 4))),
+  }
   if (!opts.insecureDev && !tls) {
     throw new AsoError(
       'invalid-config',
@@ -113,9 +117,10 @@ export async function buildApiServer(opts: ApiServerOptions): Promise<FastifyIns
             // a resumed TLS session carries no client chain: no tickets, every connection presents it
             secureOptions: constants.SSL_OP_NO_TICKET,
             handshakeTimeout: limits.handshakeTimeout,
+            ...checking,
           },
         }
-      : {}),
+      : { http: checking }),
   })
   app.setValidatorCompiler(validatorCompiler)
   app.setSerializerCompiler(serializerCompiler)

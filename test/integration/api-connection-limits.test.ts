@@ -46,7 +46,13 @@ describe('connection and stream limits', () => {
       config: {
         users: { alice: {}, bob: {}, carol: {} },
         api: {
-          limits: { streams: 3, streamsPerUser: 2, connections: 8, idleTimeout: '3s', requests: 1000 },
+          limits: {
+            streams: 3,
+            streamsPerUser: 2,
+            connections: 8,
+            idleTimeout: '3s',
+            requests: 1000,
+          },
         },
       },
     })
@@ -130,6 +136,37 @@ describe('connection and stream limits', () => {
     await Promise.all(closed)
     expect(Date.now() - t0).toBeLessThan(30_000)
     await connectionsReach(api, 0)
+  })
+})
+
+describe('requests sent slowly', () => {
+  let api: TestApi
+
+  beforeAll(async () => {
+    const lab = await makeFileLab({
+      config: { users: { alice: {} }, api: { limits: { idleTimeout: '3s', requestTimeout: '1s' } } },
+    })
+    api = await startTestApi(lab.configPath, { insecureDev: true })
+  })
+  afterAll(async () => api?.close())
+
+  it('answers 408 and closes a request whose headers still trickle in after requestTimeout', async () => {
+    const s = net.connect(Number(new URL(api.url).port), '127.0.0.1')
+    let answer = ''
+    s.setEncoding('utf8')
+    s.on('data', (d: string) => {
+      answer += d
+    })
+    const closed = new Promise<void>((resolve) => s.once('close', () => resolve()))
+    s.write('GET /api/v1/whoami HTTP/1.1\r\nHost: 127.0.0.1\r\nX-ASO-User: alice\r\n')
+    // a header line every 200 ms: never idle, never done
+    const trickle = setInterval(() => s.writable && s.write('X-Slow: 1\r\n'), 200)
+    try {
+      await closed
+    } finally {
+      clearInterval(trickle)
+    }
+    expect(answer).toMatch(/^HTTP\/1\.1 408/)
   })
 })
 
