@@ -189,11 +189,11 @@ describe('ASO through the FTS3 double to real XRootD sites', () => {
   it('200 files of 3 users DONE by completion messages (polling every 10 min); planted failures classified', async () => {
     const a = await agent('main', { agent: { pollInterval: '10m' } })
     const good = (await Promise.all(USERS.map((u, i) => outputs(u, `task-${u}`, [67, 67, 66][i]!)))).flat()
-    const [missing] = await outputs('alice', 'planted', 1)
+    const [missing] = await outputs('alice', 'planted-alice', 1)
     await rm(sitePath(A, missing!.sourceLfn))
-    const [denied] = await outputs('bob', 'planted', 1)
+    const [denied] = await outputs('bob', 'planted-bob', 1)
     denied!.destinationLfn = '/store/user/bob/locked/denied.root'
-    const [full] = await outputs('erin', 'planted', 1, 2 * 1024 * 1024)
+    const [full] = await outputs('erin', 'planted-erin', 1, 2 * 1024 * 1024)
     const started = Date.now()
     const ids = idsOf(await a.inject(good))
     const [missingId, deniedId, fullId] = idsOf(await a.inject([missing!, denied!, full!]))
@@ -234,7 +234,9 @@ describe('ASO through the FTS3 double to real XRootD sites', () => {
         const t = await a.store.get(fullId!)
         throw new Error(`${e.message}: ${JSON.stringify([t?.state, t?.failureClass, t?.failureReason])}`)
       })
-    const [m, d] = await records(a, [missingId!, deniedId!])
+    // getMany answers in store order, not in the order asked
+    const byId = new Map((await records(a, [missingId!, deniedId!])).map((t) => [t.id, t]))
+    const [m, d] = [byId.get(missingId!), byId.get(deniedId!)]
     expect(m).toMatchObject({ failureClass: 'permanent-source' })
     expect(m!.failureReason).toMatch(/^SOURCE \[2\]/)
     expect(d).toMatchObject({ failureClass: 'permanent-destination' })
