@@ -5,6 +5,7 @@
  * once took 460 MB.
  */
 import type { Server } from 'node:http'
+import type { Socket } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import type { ApiConfig } from '../config/schema.js'
 import { AsoError } from '../domain/errors.js'
@@ -68,6 +69,28 @@ export function limitLongLivedRequests(app: FastifyInstance, limiter: StreamLimi
     reply.raw.once('close', release)
     // app.inject()'s stand-in socket has no timer to clear
     request.raw.socket?.setTimeout?.(0)
+  })
+}
+
+/**
+ * Answers 503, with a message, every request that arrives while the server holds more than nine tenths of
+ * `connections`, and closes its connection: the last tenth is kept to say so. At the cap itself Node drops new
+ * connections unanswered (nothing can be said before a TLS handshake, which is the cost being capped).
+ */
+export function answerBusyConnections(app: FastifyInstance, limits: ApiLimits): void {
+  let open = 0
+  app.server.on('connection', (socket: Socket) => {
+    open++
+    socket.once('close', () => open--)
+  })
+  const busy = Math.max(1, Math.floor(limits.connections * 0.9))
+  app.addHook('onRequest', async (_request, reply) => {
+    if (open <= busy) return
+    reply.header('connection', 'close')
+    throw new AsoError(
+      'unavailable',
+      `the server has ${open} connections open, near its limit of ${limits.connections}: try again in a minute, and close idle connections (other dashboard tabs, event streams)`,
+    )
   })
 }
 

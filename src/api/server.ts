@@ -14,7 +14,12 @@ import type { SiteCatalog } from '../sites/catalog.js'
 import type { Store } from '../store/types.js'
 import { createAuthenticator } from './auth/authenticate.js'
 import { ChangeSignal } from './change-signal.js'
-import { limitConnections, limitLongLivedRequests, StreamLimiter } from './connection-limits.js'
+import {
+  answerBusyConnections,
+  limitConnections,
+  limitLongLivedRequests,
+  StreamLimiter,
+} from './connection-limits.js'
 import type { AgentHandle, ApiContext } from './context.js'
 import { dashboardRoutes } from './dashboard.js'
 import { installErrorHandler } from './errors.js'
@@ -125,6 +130,7 @@ export async function buildApiServer(opts: ApiServerOptions): Promise<FastifyIns
   app.setValidatorCompiler(validatorCompiler)
   app.setSerializerCompiler(serializerCompiler)
   limitConnections(app.server, limits)
+  answerBusyConnections(app, limits)
   // only JSON bodies (a form or text/plain post is 415) from our own pages or non-browser clients (else 403)
   acceptJsonBodiesOnly(app, { depth: limits.jsonDepth, keys: limits.jsonKeys })
   refuseCrossSiteChanges(app)

@@ -118,6 +118,26 @@ describe('connection and stream limits', () => {
     b1.close()
   })
 
+  it('answers 503 with a message past nine tenths of the connections, and closes that connection', async () => {
+    await connectionsReach(api, 0)
+    const port = Number(new URL(api.url).port)
+    const idle = Array.from({ length: 7 }, () => net.connect(port, '127.0.0.1'))
+    await connectionsReach(api, 7)
+    const s = net.connect(port, '127.0.0.1')
+    let answer = ''
+    s.on('data', (d) => {
+      answer += d
+    })
+    const closed = new Promise<void>((resolve) => s.once('close', () => resolve()))
+    s.write('GET /api/v1/whoami HTTP/1.1\r\nHost: 127.0.0.1\r\nX-ASO-User: alice\r\n\r\n')
+    // the server closes it after the answer
+    await closed
+    expect(answer).toMatch(/^HTTP\/1\.1 503 /)
+    expect(answer).toMatch(/8 connections open, near its limit of 8: try again in a minute/)
+    for (const i of idle) i.destroy()
+    await connectionsReach(api, 0)
+  })
+
   it('closes connections past the cap at once, and idle ones after the idle timeout', async () => {
     await connectionsReach(api, 0)
     const sockets: net.Socket[] = []
