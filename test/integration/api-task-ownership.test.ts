@@ -5,11 +5,13 @@
  * ASO notify someone else's receiver; every task route answers a task of another user exactly like a missing
  * one; operators still see and act on every task. And query times must be times.
  */
+import { Webhook } from 'standardwebhooks'
 import { request as httpRequest } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { WebhookPayload } from '../../src/store/ops/webhook-outbox.js'
-import { startReceiver, startTestApi, type TestApi } from '../support/api.js'
+import { startTestApi, type TestApi } from '../support/api.js'
 import { type FileLab, makeFileLab } from '../support/file-sites.js'
+import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.js'
 
 interface Reply {
   status: number
@@ -20,13 +22,15 @@ interface ItemResult {
   error?: { field: string; message: string }
 }
 
+const SECRET = 'task-ownership-test-secret-0123'
+
 const NEUTRAL = (task: string) =>
   new RegExp(`^task "${task}" is already used by another user: choose another task name$`)
 
 describe('task ownership', () => {
   let lab: FileLab
   let api: TestApi
-  let receiver: Awaited<ReturnType<typeof startReceiver>>
+  let receiver: WebhookReceiver
   let aliceHook: string
   let files = 0
 
@@ -57,7 +61,7 @@ describe('task ownership', () => {
   }
 
   beforeAll(async () => {
-    receiver = await startReceiver()
+    receiver = await startWebhookReceiver(new Webhook(SECRET, { format: 'raw' }))
     // a path only alice knows: a refusal that showed it would hand bob her receiver
     aliceHook = `${receiver.url}/alice-7f3a91`
     lab = await makeFileLab({
@@ -66,7 +70,7 @@ describe('task ownership', () => {
         api: {
           callbacks: {
             allowHosts: ['127.0.0.1'],
-            secret: 'task-ownership-test-secret-0123',
+            secret: SECRET,
             backoff: { initial: '100ms', factor: 2, max: '400ms' },
             timeout: '2s',
           },

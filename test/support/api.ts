@@ -2,8 +2,6 @@
  * The API on a real socket for tests: the server of `aso serve` (HTTPS with client certificates, or plain
  * HTTP with --insecure-dev), with or without an in-process agent on the same store.
  */
-import { createServer, type IncomingMessage, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import pino from 'pino'
 import { ChangeSignal } from '../../src/api/change-signal.js'
 import { type ApiServer, buildApiServer, startApiServer } from '../../src/api/server.js'
@@ -67,42 +65,4 @@ export async function buildTestApp(configPath: string) {
     await store.close()
   }
   return { app, store, config, close }
-}
-
-/** A webhook receiver: records each request with its raw body; `down()` / `up()` stop and restart it on its port. */
-export async function startReceiver(): Promise<{
-  url: string
-  received: { headers: IncomingMessage['headers']; body: string }[]
-  down(): Promise<void>
-  up(): Promise<void>
-  close(): Promise<void>
-}> {
-  const received: { headers: IncomingMessage['headers']; body: string }[] = []
-  let server: Server | null = null
-  let port = 0
-  const up = async () => {
-    server = createServer((req, res) => {
-      let body = ''
-      req.setEncoding('utf8')
-      req.on('data', (c: string) => {
-        body += c
-      })
-      req.on('end', () => {
-        received.push({ headers: req.headers, body })
-        res.writeHead(204).end()
-      })
-    })
-    await new Promise<void>((resolve) => server!.listen(port, '127.0.0.1', resolve))
-    port = (server!.address() as AddressInfo).port
-  }
-  const down = async () => {
-    const s = server
-    server = null
-    if (!s) return
-    const closed = new Promise<void>((resolve) => s.close(() => resolve()))
-    s.closeAllConnections()
-    await closed
-  }
-  await up()
-  return { url: `http://127.0.0.1:${port}/hook`, received, down, up, close: down }
 }
