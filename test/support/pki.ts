@@ -153,6 +153,9 @@ export async function makeTestPki(dir: string): Promise<TestPki> {
       '',
     ].join('\n'),
   )
+  /** `openssl ca` with the test CA's configuration, as `cert` (signed by `key`). */
+  const openSslCa = (cert: string, key: string, args: string[]) =>
+    openssl(['ca', '-batch', '-config', caConfig, '-cert', cert, '-keyfile', key, ...args])
   let counter = 0
   const next = (stem: string) => join(dir, `${stem}-${++counter}`)
 
@@ -199,15 +202,7 @@ export async function makeTestPki(dir: string): Promise<TestPki> {
     let hex = o.serial.toString(16)
     if (hex.length % 2) hex = `0${hex}`
     await writeFile(join(dir, 'db', 'serial'), `${hex}\n`)
-    await openssl([
-      'ca',
-      '-batch',
-      '-config',
-      caConfig,
-      '-cert',
-      o.issuerCert,
-      '-keyfile',
-      o.issuerKey,
+    await openSslCa(o.issuerCert, o.issuerKey, [
       '-in',
       o.csrPath,
       '-out',
@@ -291,18 +286,7 @@ export async function makeTestPki(dir: string): Promise<TestPki> {
     certWithSubject: (subject) => issue(ca, 'user-subject', subject, USER_EXT),
     async revoke(cert) {
       await signing
-      await openssl([
-        'ca',
-        '-batch',
-        '-config',
-        caConfig,
-        '-cert',
-        ca.certPath,
-        '-keyfile',
-        ca.keyPath,
-        '-revoke',
-        cert.certPath,
-      ])
+      await openSslCa(ca.certPath, ca.keyPath, ['-revoke', cert.certPath])
     },
     async writeCrl(opts = {}) {
       await signing
@@ -316,20 +300,7 @@ export async function makeTestPki(dir: string): Promise<TestPki> {
           ]
         : ['-crldays', '30']
       const crlPath = join(dir, `crl-${++counter}.pem`)
-      await openssl([
-        'ca',
-        '-batch',
-        '-config',
-        caConfig,
-        '-cert',
-        ca.certPath,
-        '-keyfile',
-        ca.keyPath,
-        '-gencrl',
-        ...dates,
-        '-out',
-        crlPath,
-      ])
+      await openSslCa(ca.certPath, ca.keyPath, ['-gencrl', ...dates, '-out', crlPath])
       await writeFile(join(caDir, `${hash}.r0`), await readFile(crlPath, 'utf8'))
     },
     async proxy(signer, opts = {}) {
