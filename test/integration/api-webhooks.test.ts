@@ -7,6 +7,7 @@
  * and to one per task.
  */
 import { createHmac, randomBytes } from 'node:crypto'
+import { readFile, writeFile } from 'node:fs/promises'
 import { Webhook } from 'standardwebhooks'
 import { request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
@@ -24,6 +25,28 @@ import {
 /** a raw secret (not whsec_): its UTF-8 bytes are the key, as before the Standard Webhooks form */
 const SECRET = 'webhook-test-secret-0123456789'
 
+/**
+ * A file lab whose callbacks go to 127.0.0.1 with these settings, the API and an agent on it, and alice's
+ * client. The agent's notifier looks often (terminal outcomes wake it anyway).
+ */
+async function startWebhookLab(callbacks: {
+  secret: string
+  maxAttempts: number
+  backoff: { initial: string; factor: number; max: string }
+}): Promise<{ lab: FileLab; api: TestApi; client: AsoClient }> {
+  const lab = await makeFileLab({
+    config: {
+      users: { alice: { groups: ['cms'] } },
+      api: { callbacks: { allowHosts: ['127.0.0.1'], timeout: '2s', ...callbacks } },
+    },
+  })
+  // makeFileLab's agent block is replaced whole by a config's: add the one setting to it
+  const yaml = await readFile(lab.configPath, 'utf8')
+  await writeFile(lab.configPath, yaml.replace('agent:\n', 'agent:\n  notifyInterval: 100ms\n'))
+  const api = await startTestApi(lab.configPath, { insecureDev: true, agent: true })
+  return { lab, api, client: new AsoClient(api.url, { user: 'alice' }) }
+}
+
 describe('webhooks', () => {
   let lab: FileLab
   let api: TestApi
@@ -33,26 +56,11 @@ describe('webhooks', () => {
   beforeAll(async () => {
     receiver = await startWebhookReceiver(new Webhook(SECRET, { format: 'raw' }))
     await receiver.down()
-    lab = await makeFileLab({
-      config: {
-        users: { alice: { groups: ['cms'] } },
-        api: {
-          callbacks: {
-            allowHosts: ['127.0.0.1'],
-            secret: SECRET,
-            maxAttempts: 100,
-            backoff: { initial: '100ms', factor: 2, max: '400ms' },
-            timeout: '2s',
-          },
-        },
-      },
-    })
-    // the agent's notifier looks often (terminal outcomes wake it anyway)
-    const { readFile, writeFile } = await import('node:fs/promises')
-    const yaml = await readFile(lab.configPath, 'utf8')
-    await writeFile(lab.configPath, yaml.replace('agent:\n', 'agent:\n  notifyInterval: 100ms\n'))
-    api = await startTestApi(lab.configPath, { insecureDev: true, agent: true })
-    client = new AsoClient(api.url, { user: 'alice' })
+    ;({ lab, api, client } = await startWebhookLab({
+      secret: SECRET,
+      maxAttempts: 100,
+      backoff: { initial: '100ms', factor: 2, max: '400ms' },
+    }))
   })
   afterAll(async () => {
     await client?.close()
@@ -197,26 +205,12 @@ describe('webhooks in the Standard Webhooks form (whsec_ secret)', () => {
     receiver = await startWebhookReceiver(verifier, (r, received) =>
       received.some((x) => x.headers['webhook-id'] === r.headers['webhook-id']) ? 204 : 500,
     )
-    lab = await makeFileLab({
-      config: {
-        users: { alice: { groups: ['cms'] } },
-        api: {
-          callbacks: {
-            allowHosts: ['127.0.0.1'],
-            secret,
-            maxAttempts: 10,
-            // over a second even with the 10% jitter: the retry's timestamp (in seconds) is a later one
-            backoff: { initial: '1200ms', factor: 1, max: '1200ms' },
-            timeout: '2s',
-          },
-        },
-      },
-    })
-    const { readFile, writeFile } = await import('node:fs/promises')
-    const yaml = await readFile(lab.configPath, 'utf8')
-    await writeFile(lab.configPath, yaml.replace('agent:\n', 'agent:\n  notifyInterval: 100ms\n'))
-    api = await startTestApi(lab.configPath, { insecureDev: true, agent: true })
-    client = new AsoClient(api.url, { user: 'alice' })
+    ;({ lab, api, client } = await startWebhookLab({
+      secret,
+      maxAttempts: 10,
+      // over a second even with the 10% jitter: the retry's timestamp (in seconds) is a later one
+      backoff: { initial: '1200ms', factor: 1, max: '1200ms' },
+    }))
   })
   afterAll(async () => {
     await client?.close()
