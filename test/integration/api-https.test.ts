@@ -10,25 +10,14 @@ import { exportJWK, generateKeyPair, SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AsoClient } from '../../src/client/client.js'
 import { loadClientAuth } from '../../src/client/credentials.js'
-import { AsoError } from '../../src/domain/errors.js'
 import { startTestApi, type TestApi } from '../support/api.js'
 import { type FileLab, makeFileLab } from '../support/file-sites.js'
 import { makeTestPki, type ProxyCert, type TestPki, type UserCert } from '../support/pki.js'
+import { refusal } from '../support/refusal.js'
 
 const ISSUER = 'https://iam.test.example/'
 
 type SigningKey = Awaited<ReturnType<typeof generateKeyPair>>['privateKey']
-
-/** Runs `call` and returns the AsoError it throws. */
-async function refusal(call: Promise<unknown>): Promise<AsoError> {
-  try {
-    await call
-  } catch (e) {
-    if (e instanceof AsoError) return e
-    throw e
-  }
-  throw new Error('expected a refusal')
-}
 
 describe('API over HTTPS', () => {
   let pki: TestPki

@@ -5,26 +5,16 @@
  */
 import { writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { exportJWK, generateKeyPair, SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AsoClient } from '../../src/client/client.js'
-import { AsoError } from '../../src/domain/errors.js'
 import { startTestApi, type TestApi } from '../support/api.js'
 import { type FileLab, makeFileLab } from '../support/file-sites.js'
 import { makeTestPki, type TestPki, type UserCert } from '../support/pki.js'
+import { refusal } from '../support/refusal.js'
+import { makeTokenIssuer } from '../support/token-issuer.js'
 
 const ISSUER = 'https://iam.test.example/'
 const CA = '/DC=ch/DC=cern/CN=ASO Test CA'
-
-async function refusal(call: Promise<unknown>): Promise<AsoError> {
-  try {
-    await call
-  } catch (e) {
-    if (e instanceof AsoError) return e
-    throw e
-  }
-  throw new Error('expected a refusal')
-}
 
 async function serve(lab: FileLab, pki: TestPki, config: Record<string, unknown>): Promise<TestApi> {
   const configured = await makeFileLab({
@@ -66,16 +56,8 @@ describe('identity over HTTPS', () => {
       path.join(pki.caDir, `${pki.caHash}.namespaces`),
       `TO Issuer "${CA}" PERMIT Subject "/DC=ch/DC=cern/.*"\n`,
     )
-    const pair = await generateKeyPair('ES256')
     const jwks = path.join(lab.dir, 'jwks.json')
-    await writeFile(jwks, JSON.stringify({ keys: [{ ...(await exportJWK(pair.publicKey)), kid: 'k1' }] }))
-    sign = (claims) =>
-      new SignJWT(claims)
-        .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
-        .setIssuer(ISSUER)
-        .setIssuedAt()
-        .setExpirationTime('1h')
-        .sign(pair.privateKey)
+    ;({ sign } = await makeTokenIssuer(jwks, ISSUER))
     api = await serve(lab, pki, {
       users: {
         alice: { dns: [alice.dn] },

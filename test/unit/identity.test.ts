@@ -3,16 +3,16 @@
  * api.tokens.groupMap, the same rule for VOMS FQANs), and certificate DNs compared as RDN sequences read from
  * the certificate, with configured DNs refused when they cannot be parsed one way only.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { exportJWK, generateKeyPair, SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TokenIdentity } from '../../src/api/auth/token-identity.js'
 import { gridMap } from '../../src/api/auth/users.js'
 import { parseConfig } from '../../src/config/load.js'
 import { loadTrustStore, verifyChain } from '../../src/credentials/index.js'
 import { makeTestPki, type TestPki } from '../support/pki.js'
+import { makeTokenIssuer } from '../support/token-issuer.js'
 
 const ISSUER = 'https://iam.test.example/'
 
@@ -24,16 +24,8 @@ let sign: (claims: Record<string, unknown>) => Promise<string>
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'aso-identity-'))
   pki = await makeTestPki(join(dir, 'pki'))
-  const pair = await generateKeyPair('ES256')
   jwks = join(dir, 'jwks.json')
-  await writeFile(jwks, JSON.stringify({ keys: [{ ...(await exportJWK(pair.publicKey)), kid: 'k1' }] }))
-  sign = (claims) =>
-    new SignJWT(claims)
-      .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
-      .setIssuer(ISSUER)
-      .setIssuedAt()
-      .setExpirationTime('1h')
-      .sign(pair.privateKey)
+  ;({ sign } = await makeTokenIssuer(jwks, ISSUER))
 })
 
 afterAll(async () => {
