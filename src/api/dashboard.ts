@@ -1,7 +1,7 @@
 /**
  * `/api/v1/dashboard/*`: the read-only aggregates of the web dashboard (overview, time series, links, problems).
- * Each is computed from rollups and bounded index reads (store/ops/dashboard-reads.ts), never from a scan of the
- * records. Plain users get their own numbers; operators everyone's, or one user's with ?user=.
+ * Each is computed from rollups and bounded index reads (store/ops/finished-reads.ts, store/ops/stuck-reads.ts),
+ * never from a scan of the records. Plain users get their own numbers; operators everyone's, or one user's with ?user=.
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { FAILURE_CLASSES, hintFor } from '../domain/failures.js'

@@ -355,7 +355,7 @@ export interface Store {
   /** FAILED and RETRY files per failure class */
   failureClassCounts(): Promise<{ state: TransferState; failureClass: string; n: number }[]>
 
-  // dashboard (store/ops/dashboard-reads.ts): rollups and indexes only
+  // dashboard (store/ops/finished-reads.ts, stuck-reads.ts, task-list.ts): rollups and indexes only
   /** files that ended per time bucket (minute or hour) and state, in [from, to) */
   finishedSeries(q: {
     span: 'minute' | 'hour'
