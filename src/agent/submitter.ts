@@ -5,6 +5,7 @@ import {
   newFairShareState,
   type QueueDemand,
 } from '../domain/fair-share.js'
+import { effectiveLinkLimit } from '../domain/link-limit.js'
 import { linkKey } from '../domain/transfer.js'
 import { CredentialHoldError, EngineSubmitError, type TransferEngine } from '../engines/types.js'
 import type { ClaimedJob, Hold, WaitingQueue } from '../store/types.js'
@@ -63,10 +64,9 @@ export class Submitter {
     for (const [link, linkQueues] of byLink) {
       if (this.stopping) break
       const { source, destination } = linkQueues[0]!
-      const cfg = sites.link(source, destination)
-      const override = settings.get(link)
-      if (override?.paused) continue
-      const maxActive = override?.maxActive ?? cfg.maxActive
+      const cfg = effectiveLinkLimit(sites.link(source, destination), settings.get(link))
+      if (cfg.paused) continue
+      const { maxActive } = cfg
       const capacity = maxActive - (inFlight.get(link) ?? 0)
       if (capacity <= 0) continue
       const engine = this.ctx.engines.get(cfg.engine)

@@ -1,14 +1,18 @@
+import { effectiveLinkLimit } from '../domain/link-limit.js'
+import { linkKey } from '../domain/transfer.js'
 import type { SiteCatalog } from '../sites/catalog.js'
 import type { LinkSetting } from '../store/types.js'
 
-/** A link's effective limit and pause state: operator overrides in the store win over aso.yaml. */
+/** A link's configuration with its effective limit and pause state (the rule: domain/link-limit.ts). */
 export function effectiveLink(
   sites: SiteCatalog,
   settings: readonly LinkSetting[],
   source: string,
   destination: string,
 ) {
-  const cfg = sites.link(source, destination)
-  const o = settings.find((s) => s.link === `${source}->${destination}`)
-  return { ...cfg, maxActive: o?.maxActive ?? cfg.maxActive, paused: o?.paused ?? false }
+  const key = linkKey(source, destination)
+  return effectiveLinkLimit(
+    sites.link(source, destination),
+    settings.find((s) => s.link === key),
+  )
 }
