@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs a command inside a private network namespace with only `lo` up (storage-lab.md §0: no reverse-DNS
+# Runs a command inside a private network namespace with only `lo` up (docs/storage-notes.md §0: no reverse-DNS
 # stalls, no port clashes, no traffic can leave). As root: `unshare -n`. As a normal user: a user namespace
 # maps us to uid 0 to bring `lo` up, then a nested one maps back to our own uid (xrootd refuses uid 0).
 # Without namespaces: runs the command as is, with a warning.

@@ -12,7 +12,7 @@ PACKAGES=(
   util-linux
   activemq
   postgresql
-  # gfal2 fallback engine and its tests (storage-lab.md section 3); curl for the HTTP-TPC benchmark's baseline
+  # gfal2 fallback engine and its tests (docs/storage-notes.md §3); curl for the HTTP-TPC benchmark's baseline
   gfal2
   gfal2-util-scripts
   python3-gfal2-util

@@ -1,7 +1,7 @@
 import { CommanderError } from 'commander'
 import { AsoError } from '../domain/errors.js'
 
-/** CLI exit codes (CONVENTIONS.md): 0 ok, 1 some work failed, 2 timeout, 3 usage/config/connection/auth. */
+/** CLI exit codes (README.md): 0 ok, 1 some work failed, 2 timeout, 3 usage/config/connection/auth. */
 export const EXIT = { ok: 0, someFailed: 1, timeout: 2, usage: 3 } as const
 
 /** Thrown by a command to end with a given exit code after printing its result. */

@@ -1,5 +1,5 @@
 /**
- * GridSite delegation (fts3-contract.md §4): the server hands out a CSR and keeps its key; the client signs
+ * GridSite delegation (docs/fts3-rest.md §4): the server hands out a CSR and keeps its key; the client signs
  * an RFC 3820 proxy for that public key with the user's proxy key and PUTs it back with its own chain.
  * node:crypto cannot issue certificates, so the TBSCertificate is DER-encoded here with node-forge's asn1 and
  * signed with node:crypto (RSA or EC signer keys).

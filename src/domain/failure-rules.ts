@@ -114,7 +114,7 @@ export const ERRNO_RULES: ReadonlyArray<
   [['TRANSFER', 'GENERAL_FAILURE'], [1, 13, 27, 30, 36, 93], 'permanent-destination'],
 ]
 
-// FTS url-copy's retryTransfer(), verbatim (fts3-contract.md "FTS's recoverable rule"): case-sensitive.
+// FTS url-copy's retryTransfer(), verbatim (docs/fts3-rest.md §3 "FTS's recoverable rule"): case-sensitive.
 export const FTS_RECOVERABLE_TEXT: readonly string[] = [
   'performance marker',
   'Name or service not known',

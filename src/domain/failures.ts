@@ -97,7 +97,7 @@ export function formatReason(
   return `${scope} [${errno}] ${message}`
 }
 
-/** FTS url-copy's own retry verdict (fts3-contract.md "FTS's recoverable rule"), used by our FTS3 test double. */
+/** FTS url-copy's own retry verdict (docs/fts3-rest.md §3 "FTS's recoverable rule"), used by our FTS3 test double. */
 export function ftsRecoverable(reason: string): boolean {
   const { scope, errno, message } = parseReason(reason)
   if (FTS_RECOVERABLE_TEXT.some((s) => message.includes(s))) return true

@@ -1,5 +1,5 @@
 /**
- * Who is calling, as fts-rest-flask's UserCredentials sees it (fts3-contract.md §1 `/whoami`, §4): the DN,
+ * Who is calling, as fts-rest-flask's UserCredentials sees it (docs/fts3-rest.md §1 `/whoami`, §4): the DN,
  * FQANs, VOs, delegation id and the level of access to transfers.
  */
 import { createHash } from 'node:crypto'

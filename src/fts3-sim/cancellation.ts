@@ -1,5 +1,5 @@
 /**
- * Cancelling (fts3-contract.md §1, §7): a whole job at once, or some of its files. The database changes
+ * Cancelling (docs/fts3-rest.md §1, §7): a whole job at once, or some of its files. The database changes
  * at once; running copies are aborted, and their files keep `finish_time` null as the server leaves them.
  */
 import { isFileActive, type SimJob } from './job-model.js'

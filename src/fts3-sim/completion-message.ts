@@ -1,5 +1,5 @@
 /**
- * The completion message url-copy publishes for every attempt (fts3-contract.md §5; fts3 msg-ifce
+ * The completion message url-copy publishes for every attempt (docs/fts3-rest.md §5; fts3 msg-ifce
  * SendTransferFinishMessage and LegacyReporter::sendTransferCompleted).
  */
 import { parseReason } from '../domain/failures.js'

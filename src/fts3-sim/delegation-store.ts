@@ -1,5 +1,5 @@
 /**
- * The server side of GridSite delegation (fts3-contract.md §4): a cached CSR and its private key per
+ * The server side of GridSite delegation (docs/fts3-rest.md §4): a cached CSR and its private key per
  * (delegation id, DN), the delegated credentials, and the check a certificate submission makes (419).
  */
 import { assembleProxyFile, checkDelegatedChain, makeProxyCsr } from '../credentials/index.js'

@@ -1,5 +1,5 @@
 /**
- * The errors the FTS3 REST server answers with (fts3-contract.md §0): werkzeug's status names, the JSON
+ * The errors the FTS3 REST server answers with (docs/fts3-rest.md §0): werkzeug's status names, the JSON
  * body Flask's error handler makes of them (shape 1), and werkzeug's HTML pages (shape 3), which the
  * auth middleware and the DB-timeout handler send.
  */

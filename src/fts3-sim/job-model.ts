@@ -1,4 +1,4 @@
-/** The double's jobs and files, shaped like FTS's t_job / t_file rows (fts3-contract.md §2, §3). */
+/** The double's jobs and files, shaped like FTS's t_job / t_file rows (docs/fts3-rest.md §2, §3). */
 
 export const FILE_ACTIVE_STATES = [
   'STAGING',

@@ -1,5 +1,5 @@
 /**
- * The job state FTS recomputes after each file update (fts3-contract.md §3), counted per `file_index` so
+ * The job state FTS recomputes after each file update (docs/fts3-rest.md §3), counted per `file_index` so
  * that the replicas of one file count once, as the server's SQL does.
  */
 import { type FileState, isJobActive, type JobType, type SimJob } from './job-model.js'

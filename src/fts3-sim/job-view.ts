@@ -1,4 +1,4 @@
-/** Job, file and retry objects as the REST server serialises its rows (fts3-contract.md §2 "Objects returned"). */
+/** Job, file and retry objects as the REST server serialises its rows (docs/fts3-rest.md §2 "Objects returned"). */
 import type { RetryEntry, SimFile, SimJob } from './job-model.js'
 import { ftsTime } from './wire-format.js'
 

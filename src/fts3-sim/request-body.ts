@@ -1,5 +1,5 @@
 /**
- * How the server reads a request body (fts-rest-flask `get_input_as_dict`, fts3-contract.md §0 and §7):
+ * How the server reads a request body (fts-rest-flask `get_input_as_dict`, docs/fts3-rest.md §0 and §7):
  * JSON for `application/json` and for any PUT, form fields for `application/x-www-form-urlencoded`,
  * and a 400 for anything else. The result must be a JSON object.
  */

@@ -1,7 +1,7 @@
 /**
  * The double's FTS daemon: starts queued files (highest priority first, at most `maxActive` at once),
  * expires files queued past `max_time_in_queue`, retries recoverable failures after `retry_delay`,
- * records every attempt and recomputes job states (fts3-contract.md §2, §3).
+ * records every attempt and recomputes job states (docs/fts3-rest.md §2, §3).
  */
 import { ftsRecoverable } from '../domain/failures.js'
 import { completionMessage } from './completion-message.js'

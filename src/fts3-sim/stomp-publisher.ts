@@ -1,5 +1,5 @@
 /**
- * Publishes completion messages to a STOMP broker as fts-activemq does (fts3-contract.md §5): to a topic,
+ * Publishes completion messages to a STOMP broker as fts-activemq does (docs/fts3-rest.md §5): to a topic,
  * persistent, 24 h TTL, header `vo`, body = the JSON object plus one terminator character (a space).
  * A message stays queued until the broker's receipt for it arrives, and is sent again after a reconnect,
  * as FTS keeps messages in its local dirq until the broker has them (so a message may come twice).

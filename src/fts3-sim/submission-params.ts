@@ -1,5 +1,5 @@
 /**
- * The `params` of a submission (fts3-contract.md §2 "params", §7 "Echoes"): server defaults, the overwrite
+ * The `params` of a submission (docs/fts3-rest.md §2 "Params", §7 "Echoes"): server defaults, the overwrite
  * flag rules, priority clamping, `max_time_in_queue` units, job metadata and `internal_job_params`.
  */
 import type { AuthMethod } from './caller.js'

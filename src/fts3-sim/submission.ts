@@ -1,6 +1,6 @@
 /**
  * `POST /jobs`: from the request's JSON to a job and its files, with the server's checks in the server's
- * order (fts-rest-flask JobBuilder; fts3-contract.md §2, §7).
+ * order (fts-rest-flask JobBuilder; docs/fts3-rest.md §2, §7).
  */
 import { createHash } from 'node:crypto'
 import type { Caller } from './caller.js'

@@ -1,5 +1,5 @@
 /**
- * Bearer-token authentication (fts3-contract.md §4 "Tokens"): offline validation against each known
+ * Bearer-token authentication (docs/fts3-rest.md §4 "Tokens"): offline validation against each known
  * issuer's JWKS, the audience check, and the optional FTS scope. Like the server, a token it cannot
  * validate leaves the caller anonymous; only a valid token that fails the scope check is refused.
  */

@@ -1,5 +1,5 @@
 /**
- * How the FTS3 REST server writes values (fts3-contract.md §0): naive UTC datetimes, Python's json.dumps
+ * How the FTS3 REST server writes values (docs/fts3-rest.md §0): naive UTC datetimes, Python's json.dumps
  * lengths (the metadata size limits count those characters), and Python's urlparse view of a URL.
  */
 

@@ -132,7 +132,7 @@ export function proxySigner(proxy: ProxyCert, user: UserCert): ProxySigner {
 }
 
 /**
- * Delegates as the client's user (fts3-contract.md §4): whoami, CSR, sign as an RFC 3820 proxy, PUT the
+ * Delegates as the client's user (docs/fts3-rest.md §4): whoami, CSR, sign as an RFC 3820 proxy, PUT the
  * chain. Returns the delegation id; throws with the server's answer when a step fails.
  */
 export async function delegate(

@@ -1,6 +1,6 @@
 /**
  * A throw-away grid PKI made with openssl at test time (nothing of it is committed): a CA, a host
- * certificate for localhost, user certificates and RFC 3820 proxies, as in storage-lab.md §4.
+ * certificate for localhost, user certificates and RFC 3820 proxies, as in docs/storage-notes.md §4.
  * Certificates are signed with `openssl ca` so that validity dates can be set freely (OpenSSL 3.0's
  * `x509 -req` has no -not_before/-not_after): expired certificates are real ones whose notAfter is past.
  * Keys are RSA 2048 (about 50 ms each with openssl).

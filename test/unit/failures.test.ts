@@ -28,7 +28,7 @@ function isFailureClass(s: string): s is FailureClass {
   return (FAILURE_CLASSES as readonly string[]).includes(s)
 }
 
-// The shared table of real reasons (a copy of reference/failure-reasons.tsv): reason, class, retry, note.
+// The table of real reasons (test/fixtures/failure-reasons.tsv): reason, class, retry, note.
 function readRows(): Row[] {
   const text = readFileSync(new URL('../fixtures/failure-reasons.tsv', import.meta.url), 'utf8')
   return text
@@ -67,7 +67,7 @@ describe('classify: failure-reasons.tsv', () => {
   }
 })
 
-// fts3-contract.md section 3 "Reason strings", in its order; '…' stands for text the contract elides.
+// docs/fts3-rest.md §3 "Reason strings", in its order; '…' stands for text the list leaves out.
 const CONTRACT_EXAMPLES: ReadonlyArray<readonly [number, string, FailureClass]> = [
   [1, 'DESTINATION [17] Destination file exists and overwrite is not enabled', 'exists'],
   [
@@ -166,7 +166,7 @@ const CONTRACT_EXAMPLES: ReadonlyArray<readonly [number, string, FailureClass]> 
   ],
 ]
 
-describe('classify: fts3-contract.md examples', () => {
+describe('classify: docs/fts3-rest.md examples', () => {
   it('covers all 33', () => {
     expect(CONTRACT_EXAMPLES.map(([n]) => n)).toEqual(Array.from({ length: 33 }, (_, i) => i + 1))
   })
@@ -424,7 +424,7 @@ describe('ftsRecoverable', () => {
       'SOURCE [28] x',
       '[13] x',
       'Something the server said',
-      // FTS retries 507 although it is quota (the caveat of the contract)
+      // FTS retries 507 although it is quota (the caveat in docs/fts3-rest.md §3)
       'TRANSFER [5] TRANSFER ERROR: Copy failed (3rd pull). Last attempt: copy HTTP 507 : Insufficient Storage',
     ]) {
       expect(ftsRecoverable(r)).toBe(true)

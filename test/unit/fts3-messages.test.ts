@@ -1,4 +1,4 @@
-/** Which FTS completion messages the fts3 engine acts on (fts3-contract.md §5), and what they mean. */
+/** Which FTS completion messages the fts3 engine acts on (docs/fts3-rest.md §5), and what they mean. */
 import { describe, expect, it } from 'vitest'
 import { outcomeOfMessage } from '../../src/engines/fts3/stomp-receiver.js'
 

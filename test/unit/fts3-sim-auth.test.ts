@@ -1,5 +1,5 @@
 /**
- * Who the FTS3 double lets in (fts3-contract.md §0, §1, §4, §7): TLS client certificates and RFC 3820
+ * Who the FTS3 double lets in (docs/fts3-rest.md §0, §1, §4, §7): TLS client certificates and RFC 3820
  * proxy chains verified against the CA directory, anonymous callers, the delegation flow with real
  * proxies, the three 419s, bearer tokens checked against a JWKS file, and the auth middleware's HTML.
  */

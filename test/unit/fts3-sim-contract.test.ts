@@ -1,5 +1,5 @@
 /**
- * The FTS3 double answers like fts-rest-flask 3.13 (fts3-contract.md §0-§3, §7): submission rules and
+ * The FTS3 double answers like fts-rest-flask 3.13 (docs/fts3-rest.md §0-§3, §7): submission rules and
  * their 400s, echoes, ids, status and cancel answers in both error shapes, routing 405s, faults.
  * Insecure mode (one DN with a valid delegation), no storage: files stay queued (maxActive 0).
  */

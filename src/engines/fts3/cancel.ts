@@ -1,5 +1,5 @@
 /**
- * Cancelling at FTS (fts3-contract.md §1, §7): `DELETE /jobs/{id}` for a whole job (200 even when it had already
+ * Cancelling at FTS (docs/fts3-rest.md §1, §7): `DELETE /jobs/{id}` for a whole job (200 even when it had already
  * ended), `DELETE /jobs/{id}/files/{f1,f2}` for some of its files (FTS file ids, found through our per-file
  * metadata). A job FTS no longer knows has nothing left to cancel.
  */

@@ -1,5 +1,5 @@
 /**
- * HTTP calls to FTS3 servers (fts3-contract.md §0): one undici Agent per server and credential, so the user's
+ * HTTP calls to FTS3 servers (docs/fts3-rest.md §0): one undici Agent per server and credential, so the user's
  * proxy is the TLS client certificate of its own connections (or a bearer token rides in `Authorization`);
  * the servers' certificates are checked against the CA directory; every call has a timeout. Answers are kept
  * raw (status, text, JSON when it is JSON): the callers decide which statuses they expect.

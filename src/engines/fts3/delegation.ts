@@ -1,5 +1,5 @@
 /**
- * Keeps a user's delegated proxy alive on each FTS3 server (fts3-contract.md §4): `GET /delegation/{id}`; when
+ * Keeps a user's delegated proxy alive on each FTS3 server (docs/fts3-rest.md §4): `GET /delegation/{id}`; when
  * there is none, or it has less than `renewBelow` left and the user's proxy outlives it by an hour or more,
  * fetch the server's CSR, sign it as an RFC 3820 proxy with the user's proxy key and PUT the chain. What the
  * server holds is remembered per (server, credential), so a submission costs no call while it lasts.

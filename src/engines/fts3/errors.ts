@@ -1,6 +1,6 @@
 /**
  * What an FTS3 server's refusals mean to the engine. The server answers errors in three shapes
- * (fts3-contract.md §0): `{"status","message"}` from routes, `{"job_id","http_status","http_message"}` in
+ * (docs/fts3-rest.md §0): `{"status","message"}` from routes, `{"job_id","http_status","http_message"}` in
  * multi-status entries (and failed single-job GETs), and werkzeug HTML pages from the auth middleware and the
  * DB-timeout handler. All of them become an Fts3HttpError with the server's own message.
  */

@@ -1,5 +1,5 @@
 /**
- * `GET /whoami` per (server, credential), cached (fts3-contract.md §1, §4): it gives the delegation id (which
+ * `GET /whoami` per (server, credential), cached (docs/fts3-rest.md §1, §4): it gives the delegation id (which
  * changes with the proxy's VOMS attributes, so it is read, never computed) and `vos_id[0]`, the namespace of
  * the deterministic job ids (§7). A renewed proxy is a new credential key, so it is asked again.
  */

@@ -1,4 +1,4 @@
-/** The FTS3 REST objects the engine reads (fts3-contract.md §2 "Objects returned", §3), and how ASO tags files. */
+/** The FTS3 REST objects the engine reads (docs/fts3-rest.md §2 "Objects returned", §3), and how ASO tags files. */
 
 /** A file object, as `?files=` or `/jobs/{id}/files` return it (only the fields the engine reads). */
 export interface FtsFile {

@@ -1,4 +1,4 @@
-/** `GET /archive/{id}[/{field}]`: finished jobs once moved out of the live tables (fts3-contract.md §1). */
+/** `GET /archive/{id}[/{field}]`: finished jobs once moved out of the live tables (docs/fts3-rest.md §1). */
 import { mayAccess } from '../caller.js'
 import { FtsHttpError, notFound } from '../http-errors.js'
 import type { SimJob } from '../job-model.js'

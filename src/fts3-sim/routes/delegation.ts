@@ -1,4 +1,4 @@
-/** The GridSite delegation endpoints (fts3-contract.md §1 "Delegation", §4). */
+/** The GridSite delegation endpoints (docs/fts3-rest.md §1 "Delegation", §4). */
 import type { FastifyRequest } from 'fastify'
 import type { Caller } from '../caller.js'
 import { FtsHttpError, forbidden } from '../http-errors.js'

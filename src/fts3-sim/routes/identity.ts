@@ -1,4 +1,4 @@
-/** `GET /` (versions) and `GET /whoami` (fts3-contract.md §1 "Identity"). */
+/** `GET /` (versions) and `GET /whoami` (docs/fts3-rest.md §1 "Identity"). */
 import { whoamiBody } from '../caller.js'
 import { sendJson } from '../replies.js'
 import { callerOf, type SimContext } from '../sim-context.js'

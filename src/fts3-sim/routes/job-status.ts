@@ -1,4 +1,7 @@
-/** Reading jobs: `GET /jobs`, `/jobs/{ids}`, `/jobs/{id}/files`, `.../retries`, `/jobs/{id}/{field}` (contract §1, §7). */
+/**
+ * Reading jobs: `GET /jobs`, `/jobs/{ids}`, `/jobs/{id}/files`, `.../retries`, `/jobs/{id}/{field}`
+ * (docs/fts3-rest.md §1, §7).
+ */
 import type { Caller } from '../caller.js'
 import { badRequest, FtsHttpError, forbidden, notFound } from '../http-errors.js'
 import type { SimJob } from '../job-model.js'

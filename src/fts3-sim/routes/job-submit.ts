@@ -1,4 +1,4 @@
-/** `POST|PUT /jobs` (fts3-contract.md §1, §2, §7). */
+/** `POST|PUT /jobs` (docs/fts3-rest.md §1, §2, §7). */
 
 import { forbidden } from '../http-errors.js'
 import { sendJson } from '../replies.js'

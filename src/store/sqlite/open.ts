@@ -6,7 +6,10 @@ import { AsoError } from '../../domain/errors.js'
 import type { Database as Schema } from '../schema.js'
 import { AsoSqliteDialect } from './driver.js'
 
-/** Opens (creating if needed) an SQLite database file with the settings CONVENTIONS.md asks for. */
+/**
+ * Opens (creating if needed) an SQLite database file: WAL and a 5 s busy timeout, because a CLI and `aso serve`
+ * may share one file.
+ */
 export function openSqlite(file: string): Kysely<Schema> {
   if (file !== ':memory:') {
     try {
