@@ -60,14 +60,17 @@ describe('GET /api/v1/events (SSE)', () => {
     const reading = collect(alice.events({ task: 'sse1' }), seen)
     const stranger: TransferEvent[] = []
     const abort = new AbortController()
+    // how bob's stream ended: it must stay open until the test closes it, since a refusal, an error or an
+    // early end would leave `stranger` empty too
     const peeking = (async () => {
       for await (const e of bob.events({ task: 'sse1' }, { signal: abort.signal })) stranger.push(e)
-    })().catch(() => undefined)
+      return abort.signal.aborted ? 'closed by the test' : 'ended before the test closed it'
+    })().catch((e: unknown) => `failed: ${e instanceof Error ? e.message : String(e)}`)
     const injected = await alice.inject(await requestsFor(lab, 'sse1'))
     expect(injected.results.every((r) => r.status === 'created')).toBe(true)
     await reading
     abort.abort()
-    await peeking
+    const peekEnd = await peeking
 
     // the stream holds every history row up to the last one read (clean-up rows may follow the DONEs)
     const stored = await storedUpTo('sse1', seen.at(-1)!.id)
@@ -79,6 +82,7 @@ describe('GET /api/v1/events (SSE)', () => {
       expect(path).toEqual(['->NEW', 'NEW>SUBMITTING', 'SUBMITTING>SUBMITTED', 'SUBMITTED>DONE'])
     }
     // bob follows the same task name but sees none of alice's transitions
+    expect(peekEnd).toBe('closed by the test')
     expect(stranger).toEqual([])
   })
 
