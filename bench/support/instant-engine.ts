@@ -1,12 +1,7 @@
 import { ASO_NAMESPACE, uuid5 } from '../../src/domain/ids.js'
+import type { FileOutcome } from '../../src/domain/outcome.js'
 import { AsyncQueue } from '../../src/engines/local/async-queue.js'
-import type {
-  EngineJob,
-  EngineJobStatus,
-  FileOutcome,
-  JobIdContext,
-  TransferEngine,
-} from '../../src/engines/types.js'
+import type { EngineJob, EngineJobStatus, JobIdContext, TransferEngine } from '../../src/engines/types.js'
 
 /** An engine whose every copy succeeds at once, in process: what is left is ASO's own cost. */
 export class InstantEngine implements TransferEngine {

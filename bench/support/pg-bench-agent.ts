@@ -6,8 +6,8 @@
 import pino from 'pino'
 import { Agent } from '../../src/agent/runner.js'
 import { parseConfig } from '../../src/config/load.js'
-import { StorageRegistry } from '../../src/engines/local/storage.js'
 import { SiteCatalog } from '../../src/sites/catalog.js'
+import { StorageRegistry } from '../../src/storage/registry.js'
 import { openStore } from '../../src/store/open.js'
 import { InstantEngine } from './instant-engine.js'
 

@@ -5,8 +5,8 @@
 import pino from 'pino'
 import { Agent } from '../../src/agent/runner.js'
 import { parseConfig, resolvePaths } from '../../src/config/load.js'
-import { StorageRegistry } from '../../src/engines/local/storage.js'
 import { SiteCatalog } from '../../src/sites/catalog.js'
+import { StorageRegistry } from '../../src/storage/registry.js'
 import { openStore } from '../../src/store/open.js'
 import { StalledEngine } from './stalled-engine.js'
 

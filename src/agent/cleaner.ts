@@ -1,5 +1,5 @@
 import { inAnyTempArea } from '../domain/lfn.js'
-import { StorageError } from '../engines/local/protocol.js'
+import { StorageError } from '../storage/protocol.js'
 import type { AgentContext } from './context.js'
 import { forEachLimit } from './parallel.js'
 

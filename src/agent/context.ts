@@ -1,8 +1,8 @@
 import type { Logger } from 'pino'
 import type { AsoConfig } from '../config/schema.js'
-import type { StorageRegistry } from '../engines/local/storage.js'
 import type { TransferEngine } from '../engines/types.js'
 import type { SiteCatalog } from '../sites/catalog.js'
+import type { StorageRegistry } from '../storage/registry.js'
 import type { Store } from '../store/types.js'
 
 /** Everything the loops share: they share nothing else (ARCHITECTURE.md section 1). */

@@ -1,7 +1,8 @@
+import type { Endpoint } from '../domain/endpoint.js'
 import type { FailureClass } from '../domain/failures.js'
 import { isTerminal } from '../domain/states.js'
 import type { TransferRecord } from '../domain/transfer.js'
-import type { Endpoint, EngineFile, EngineJob } from '../engines/types.js'
+import type { EngineFile, EngineJob } from '../engines/types.js'
 import { type SiteCatalog, SiteResolutionError } from '../sites/catalog.js'
 
 export interface BuiltJob {

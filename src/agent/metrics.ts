@@ -4,7 +4,7 @@
  */
 import { Counter, Histogram, type Metric, register } from 'prom-client'
 import { classify } from '../domain/failures.js'
-import type { FileOutcome } from '../engines/types.js'
+import type { FileOutcome } from '../domain/outcome.js'
 
 /** One instance per name and process, even if this module is evaluated twice (e.g. by a test runner). */
 function metric<T extends Metric>(name: string, make: () => T): T {

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os'
 import { formatDuration } from '../domain/duration.js'
-import { EngineSubmitError, type FileOutcome } from '../engines/types.js'
+import type { FileOutcome } from '../domain/outcome.js'
+import { EngineSubmitError } from '../engines/types.js'
 import type { AgentContext } from './context.js'
 import { buildEngineJob } from './job-builder.js'
 import { outcomePolicy } from './outcome-policy.js'

@@ -1,4 +1,5 @@
-import type { FileOutcome, TransferEngine } from '../engines/types.js'
+import type { FileOutcome } from '../domain/outcome.js'
+import type { TransferEngine } from '../engines/types.js'
 import type { AgentContext } from './context.js'
 import { observeOutcomes } from './metrics.js'
 import { outcomePolicy } from './outcome-policy.js'

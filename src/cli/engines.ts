@@ -1,8 +1,8 @@
 import type { AsoConfig } from '../config/schema.js'
 import { LocalEngine } from '../engines/local/engine.js'
-import { httpClients } from '../engines/local/http-client.js'
-import { StorageRegistry } from '../engines/local/storage.js'
 import type { TransferEngine } from '../engines/types.js'
+import { httpClients } from '../storage/http/http-client.js'
+import { StorageRegistry } from '../storage/registry.js'
 import { buildFts3Engine } from './fts3-engine.js'
 
 /**

@@ -1,7 +1,7 @@
 import type { AsoConfig } from '../config/schema.js'
 import { AsoError } from '../domain/errors.js'
 import { type EngineLog, Fts3Engine } from '../engines/fts3/engine.js'
-import type { StorageRegistry } from '../engines/local/storage.js'
+import type { StorageRegistry } from '../storage/registry.js'
 import type { Store } from '../store/types.js'
 
 /** Whether the configuration sends any link to FTS. */

@@ -1,32 +1,16 @@
 /** The TransferEngine interface (ARCHITECTURE.md section 7) and the data that crosses it. */
+import type { FileOutcome } from '../domain/outcome.js'
+import type { CopyFile } from '../storage/copy-method.js'
+import type { TransferCredentials } from '../storage/protocol.js'
 
-/** One storage URL for one end of a transfer; a site may offer several protocols, in its order of preference. */
-export interface Endpoint {
-  scheme: string
-  url: string
-  /** false when the site does not allow third-party copy through this endpoint */
-  tpc?: boolean
-}
-
-export interface EngineFile {
+/** A file of an engine job: what storage needs to copy it, and what the engine schedules it by. */
+export interface EngineFile extends CopyFile {
   transferId: string
   attempt: number
   submission: number
   task: string
-  /** the source's URLs, one per protocol the source site serves, in the site's order */
-  sources: Endpoint[]
-  /** the destination's URLs, one per protocol the destination site serves, in the site's order */
-  destinations: Endpoint[]
-  size: number
-  /** 8 lowercase hex digits, what the job measured */
-  adler32: string
   activity: string
   priority: number
-  /**
-   * true when an earlier attempt of ours may have written the destination (a retry, a resubmission
-   * after a crash, a supersede): such a file is ours and may always be overwritten (invariant 10)
-   */
-  ownsDestination: boolean
 }
 
 export interface EngineJob {
@@ -46,39 +30,6 @@ export interface EngineJob {
   maxActive: number
   /** the user's credentials for storage that asks for them; absent: anonymous access (TLS server auth only) */
   credentials?: TransferCredentials
-}
-
-/**
- * What the built-in engine presents to storage for a user: an X.509 proxy file (a TLS client certificate,
- * X509_USER_PROXY for tools) and a bearer token (HTTP `Authorization`, and `TransferHeaderAuthorization`
- * so that an HTTP third-party copy can read the source).
- */
-export interface TransferCredentials {
-  /** an x509up file: proxy certificate, its key, then the chain */
-  proxyPath?: string
-  /** a bearer token (WLCG token or macaroon), without the `Bearer ` prefix */
-  token?: string
-}
-
-export type FileResult = 'done' | 'failed' | 'killed' | 'interrupted'
-
-/**
- * The end of one file's attempt. `failed` reasons use FTS's `SCOPE [errno] message` form so one classifier
- * serves every engine; `interrupted` means we stopped it ourselves (shutdown) and no attempt is charged.
- */
-export interface FileOutcome {
-  jobId: string
-  transferId: string
-  attempt: number
-  result: FileResult
-  reason: string
-  /** the engine's own retry verdict, when it has one (FTS `recoverable`) */
-  recoverable?: boolean
-  /** how the file was moved, e.g. "xroot-tpc", "file-copy" */
-  method?: string
-  engineFileId?: string
-  bytes?: number
-  durationMs?: number
 }
 
 export type EngineJobState = 'unknown' | 'queued' | 'active' | 'finished'

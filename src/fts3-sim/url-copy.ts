@@ -3,11 +3,11 @@
  * check its checksum, settle an existing destination by the overwrite flag, copy with one of the built-in
  * engine's methods, then compare size and checksums. Failures are url-copy's `SCOPE [errno] message`.
  */
-import type { CopyMethod, CopyResult } from '../engines/local/copy-method.js'
-import { chooseMethods } from '../engines/local/method-choice.js'
-import { StorageError } from '../engines/local/protocol.js'
-import type { StorageRegistry } from '../engines/local/storage.js'
-import type { EngineFile } from '../engines/types.js'
+
+import type { CopyFile, CopyMethod, CopyResult } from '../storage/copy-method.js'
+import { chooseMethods } from '../storage/method-choice.js'
+import { StorageError } from '../storage/protocol.js'
+import type { StorageRegistry } from '../storage/registry.js'
 import { parseUrl } from './wire-format.js'
 
 export type FailurePhase = 'TRANSFER_PREPARATION' | 'TRANSFER' | 'TRANSFER_FINALIZATION'
@@ -199,17 +199,11 @@ export class UrlCopy {
   ): Promise<{ size: number; adler32: string } | undefined> {
     const sourceScheme = parseUrl(input.source).scheme
     const destinationScheme = parseUrl(input.destination).scheme
-    const file: EngineFile = {
-      transferId: String(input.fileId),
-      attempt: input.retry + 1,
-      submission: 1,
-      task: input.jobId,
+    const file: CopyFile = {
       sources: [{ scheme: sourceScheme, url: input.source }],
       destinations: [{ scheme: destinationScheme, url: input.destination }],
       size,
       adler32,
-      activity: input.activity,
-      priority: input.priority,
       ownsDestination: true,
     }
     const choice = chooseMethods(file, this.methods)[0]

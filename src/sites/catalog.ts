@@ -1,8 +1,8 @@
 import { readdirSync, statSync } from 'node:fs'
 import path from 'node:path'
 import type { AsoConfig, SiteConfig } from '../config/schema.js'
+import type { Endpoint } from '../domain/endpoint.js'
 import { type Areas, DEFAULT_AREAS } from '../domain/lfn.js'
-import type { Endpoint } from '../engines/types.js'
 import { lfnToPfn } from './pfn.js'
 
 /** Why a site cannot serve an LFN, with the class a transfer gets for it. */

@@ -1,6 +1,6 @@
 import { type Kysely, Migrator, sql } from 'kysely'
 import type { FailureClass } from '../domain/failures.js'
-import type { FileOutcome } from '../engines/types.js'
+import type { FileOutcome } from '../domain/outcome.js'
 import type { DialectOps, Trx } from './dialect.js'
 import { migrationProvider } from './migrations/index.js'
 import * as audit from './ops/audit.js'

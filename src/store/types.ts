@@ -1,9 +1,9 @@
 import type { FieldError } from '../domain/errors.js'
 import type { Classification, FailureClass } from '../domain/failures.js'
+import type { FileOutcome } from '../domain/outcome.js'
 import type { BackoffPolicy } from '../domain/retry-policy.js'
 import type { TransferState } from '../domain/states.js'
 import type { TransferRecord, TransferRequest } from '../domain/transfer.js'
-import type { FileOutcome } from '../engines/types.js'
 import type { DialectName } from './dialect.js'
 
 /** One validated request to store, with its derived id. */

@@ -14,8 +14,8 @@ import { promisify } from 'node:util'
 import { adler32 } from 'hash-wasm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { classify } from '../../src/domain/failures.js'
-import type { CopyResult, CopyTask } from '../../src/engines/local/copy-method.js'
-import { fileCopy } from '../../src/engines/local/file-copy.js'
+import type { CopyResult, CopyTask } from '../../src/storage/copy-method.js'
+import { fileCopy } from '../../src/storage/file/file-copy.js'
 import { startTestAgent } from '../support/agent.js'
 import { makeFileLab, testBytes } from '../support/file-sites.js'
 
@@ -55,16 +55,10 @@ describe('a destination disk that fills up during a file:// copy', () => {
     const d = { scheme: 'file', url: pathToFileURL(path.join(full, 'user/alice/out.root')).href }
     const task: CopyTask = {
       file: {
-        transferId: 'x',
-        attempt: 1,
-        submission: 1,
-        task: 't',
         sources: [s],
         destinations: [d],
         size: SIZE,
         adler32: await adler32(data),
-        activity: 'test',
-        priority: 3,
         ownsDestination: false,
       },
       source: s,

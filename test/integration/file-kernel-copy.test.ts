@@ -9,9 +9,9 @@ import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { adler32 } from 'hash-wasm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { CopyResult, CopyTask } from '../../src/engines/local/copy-method.js'
-import { fileCopy } from '../../src/engines/local/file-copy.js'
-import { KERNEL_COPY_MIN_BYTES } from '../../src/engines/local/file-kernel-copy.js'
+import type { CopyResult, CopyTask } from '../../src/storage/copy-method.js'
+import { fileCopy } from '../../src/storage/file/file-copy.js'
+import { KERNEL_COPY_MIN_BYTES } from '../../src/storage/file/file-kernel-copy.js'
 import { testBytes } from '../support/file-sites.js'
 
 let dir: string
@@ -37,16 +37,10 @@ function task(dst: string, adler: string, signal = new AbortController().signal)
   const d = { scheme: 'file', url: pathToFileURL(dst).href }
   return {
     file: {
-      transferId: path.basename(dst),
-      attempt: 1,
-      submission: 1,
-      task: 't',
       sources: [s],
       destinations: [d],
       size: data.length,
       adler32: adler,
-      activity: 'test',
-      priority: 3,
       ownsDestination: false,
     },
     source: s,

@@ -16,7 +16,7 @@ import type { Identity } from '../../src/domain/identity.js'
 import { validateRequest } from '../../src/domain/request.js'
 import { TERMINAL_STATES, type TransferState } from '../../src/domain/states.js'
 import type { TransferRecord } from '../../src/domain/transfer.js'
-import type { ChildOptions } from '../../src/engines/local/child-process.js'
+import type { ChildOptions } from '../../src/storage/child-process.js'
 import { startTestAgent, type TestAgent } from '../support/agent.js'
 import { testBytes } from '../support/file-sites.js'
 import { requireXrootd, sitePath, startXrootdSite, type XrootdSite } from '../support/xrootd.js'
@@ -25,8 +25,8 @@ import { outputRequest, stageOutput, tempLfn, writeXrootdConfig } from '../suppo
 /** Every storage tool the agent (and the harness) starts, to see how the engine called xrdcp. */
 const spawned = vi.hoisted(() => [] as { command: string; args: string[]; at: number }[])
 
-vi.mock('../../src/engines/local/child-process.js', async (importOriginal) => {
-  const original = await importOriginal<typeof import('../../src/engines/local/child-process.js')>()
+vi.mock('../../src/storage/child-process.js', async (importOriginal) => {
+  const original = await importOriginal<typeof import('../../src/storage/child-process.js')>()
   return {
     ...original,
     runChild: (command: string, args: readonly string[], opts?: ChildOptions) => {

@@ -6,12 +6,13 @@ import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { adler32 } from 'hash-wasm'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import type { ChildOptions } from '../../src/engines/local/child-process.js'
-import type { CopyContext, CopyMethod, CopyResult, CopyTask } from '../../src/engines/local/copy-method.js'
-import { rootProtocol, rootRemoveMany, rootRmdir } from '../../src/engines/local/root-protocol.js'
-import { StorageRegistry } from '../../src/engines/local/storage.js'
-import { xrootMethods, xrootStream, xrootTpc } from '../../src/engines/local/xroot-methods.js'
-import type { Endpoint, EngineFile } from '../../src/engines/types.js'
+import type { Endpoint } from '../../src/domain/endpoint.js'
+import type { EngineFile } from '../../src/engines/types.js'
+import type { ChildOptions } from '../../src/storage/child-process.js'
+import type { CopyContext, CopyMethod, CopyResult, CopyTask } from '../../src/storage/copy-method.js'
+import { StorageRegistry } from '../../src/storage/registry.js'
+import { rootProtocol, rootRemoveMany, rootRmdir } from '../../src/storage/xroot/root-protocol.js'
+import { xrootMethods, xrootStream, xrootTpc } from '../../src/storage/xroot/xroot-methods.js'
 import { putFile, requireXrootd, sitePath, startXrootdSite, type XrootdSite } from '../support/xrootd.js'
 
 /** Runs before each storage tool the methods start (none by default): e.g. to pull a directory from under one. */
@@ -19,8 +20,8 @@ const beforeChild = vi.hoisted(() => ({
   hook: null as ((command: string, args: readonly string[]) => Promise<void>) | null,
 }))
 
-vi.mock('../../src/engines/local/child-process.js', async (importOriginal) => {
-  const original = await importOriginal<typeof import('../../src/engines/local/child-process.js')>()
+vi.mock('../../src/storage/child-process.js', async (importOriginal) => {
+  const original = await importOriginal<typeof import('../../src/storage/child-process.js')>()
   return {
     ...original,
     runChild: async (command: string, args: readonly string[], opts?: ChildOptions) => {

@@ -2,9 +2,9 @@
  * In-memory `mock://` storage for the FTS3 double: files are (size, adler32) entries, a copy is instant. With
  * it the double measures and tests ASO and the HTTP between them, not storage. Faults are planted per URL.
  */
-import type { CopyMethod, CopyResult } from '../../src/engines/local/copy-method.js'
-import { type ProtocolHandler, StorageError } from '../../src/engines/local/protocol.js'
-import { StorageRegistry } from '../../src/engines/local/storage.js'
+import type { CopyMethod, CopyResult } from '../../src/storage/copy-method.js'
+import { type ProtocolHandler, StorageError } from '../../src/storage/protocol.js'
+import { StorageRegistry } from '../../src/storage/registry.js'
 
 export interface MockFile {
   size: number

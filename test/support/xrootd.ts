@@ -7,7 +7,7 @@ import { accessSync, constants } from 'node:fs'
 import { chmod, chown, copyFile, mkdir, open, readdir, readFile, writeFile } from 'node:fs/promises'
 import net from 'node:net'
 import path from 'node:path'
-import { runChild } from '../../src/engines/local/child-process.js'
+import { runChild } from '../../src/storage/child-process.js'
 import type { TestPki } from './pki.js'
 
 export interface XrootdSite {

@@ -5,7 +5,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { killAllChildren, liveChildCount, runChild } from '../../src/engines/local/child-process.js'
+import { killAllChildren, liveChildCount, runChild } from '../../src/storage/child-process.js'
 
 const moduleUrl = pathToFileURL(
   path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/engines/local/child-process.ts'),

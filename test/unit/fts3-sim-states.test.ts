@@ -6,10 +6,10 @@
  */
 import { adler32 } from 'hash-wasm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { CopyMethod } from '../../src/engines/local/copy-method.js'
-import { type ProtocolHandler, StorageError } from '../../src/engines/local/protocol.js'
-import { StorageRegistry } from '../../src/engines/local/storage.js'
 import type { Fts3Sim } from '../../src/fts3-sim/server.js'
+import type { CopyMethod } from '../../src/storage/copy-method.js'
+import { type ProtocolHandler, StorageError } from '../../src/storage/protocol.js'
+import { StorageRegistry } from '../../src/storage/registry.js'
 import { type SimClient, simClient, startInsecureSim, waitForJob } from '../support/fts3.js'
 
 const ALICE = '/DC=ch/DC=cern/OU=Users/CN=alice'

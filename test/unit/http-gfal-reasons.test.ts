@@ -5,10 +5,10 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { classify } from '../../src/domain/failures.js'
-import { gfalError, parseGfalStat } from '../../src/engines/local/gfal-protocol.js'
-import { connectionFailure, toHttpUrl } from '../../src/engines/local/http-client.js'
-import { digestAdler32, httpErrno, parentUrl, parsePropfind } from '../../src/engines/local/http-protocol.js'
-import { copyFailureReason, lastLine } from '../../src/engines/local/http-tpc.js'
+import { gfalError, parseGfalStat } from '../../src/storage/gfal/gfal-protocol.js'
+import { connectionFailure, toHttpUrl } from '../../src/storage/http/http-client.js'
+import { digestAdler32, httpErrno, parentUrl, parsePropfind } from '../../src/storage/http/http-protocol.js'
+import { copyFailureReason, lastLine } from '../../src/storage/http/http-tpc.js'
 
 describe('COPY answers', () => {
   const markers = 'Perf Marker\nTimestamp: 1795624905\nStripe Index: 0\nStripe Bytes Transferred: 0\nEnd\n'

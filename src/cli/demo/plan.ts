@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process'
 import { chmod, mkdir, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { stringify } from 'yaml'
-import { acquireAdler32, releaseAdler32 } from '../../engines/local/adler32.js'
+import { acquireAdler32, releaseAdler32 } from '../../storage/adler32.js'
 
 export const DEMO_SITES = ['T2_IT_Bari', 'T2_CH_CERN', 'T1_US_FNAL'] as const
 export const DEMO_USERS = ['alice', 'bob', 'carol'] as const

@@ -1,12 +1,12 @@
 import { uuid5 } from '../../domain/ids.js'
+import type { FileOutcome } from '../../domain/outcome.js'
+import type { StorageRegistry } from '../../storage/registry.js'
 import { AsyncQueue } from '../local/async-queue.js'
-import type { StorageRegistry } from '../local/storage.js'
 import {
   CredentialHoldError,
   type EngineJob,
   type EngineJobStatus,
   EngineSubmitError,
-  type FileOutcome,
   type JobIdContext,
   type TransferEngine,
 } from '../types.js'

@@ -6,7 +6,9 @@
  * killed (or failed, when FTS cancelled it for a reason of its own), and a file still in flight inside a
  * finished job failed as "stuck inside FTS".
  */
-import type { EngineJobStatus, FileOutcome } from '../types.js'
+
+import type { FileOutcome } from '../../domain/outcome.js'
+import type { EngineJobStatus } from '../types.js'
 import { type ClientAuth, type Fts3Client, httpError } from './client.js'
 import { entryStatus, errorMessageOf, Fts3HttpError } from './errors.js'
 import {

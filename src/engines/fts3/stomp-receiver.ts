@@ -8,7 +8,7 @@
  */
 import { Client, type IMessage } from '@stomp/stompjs'
 import { TCPWrapper } from '@stomp/tcp-wrapper'
-import type { FileOutcome } from '../types.js'
+import type { FileOutcome } from '../../domain/outcome.js'
 import { fileTag } from './wire.js'
 
 export interface CompletionFilter {

@@ -4,8 +4,10 @@
  * with its unit), and what each answer means: 409 on our sid is our job already there (adopt it), 419 asks for
  * a delegation (delegate, then try once more), 5xx means it was not created, no answer means we cannot know.
  */
+
+import type { Endpoint } from '../../domain/endpoint.js'
 import { batchSid } from '../../domain/ids.js'
-import { type Endpoint, type EngineJob, EngineSubmitError } from '../types.js'
+import { type EngineJob, EngineSubmitError } from '../types.js'
 import { type Fts3Client, httpError } from './client.js'
 import { clientAuth, type UserCredential } from './credentials.js'
 import type { Delegator } from './delegation.js'

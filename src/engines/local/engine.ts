@@ -1,24 +1,25 @@
 import { ASO_NAMESPACE, uuid5 } from '../../domain/ids.js'
+import type { FileOutcome } from '../../domain/outcome.js'
+import { killAllChildren } from '../../storage/child-process.js'
+import type { CopyMethod, CopyResult, CopyTask } from '../../storage/copy-method.js'
+import { fileCopy } from '../../storage/file/file-copy.js'
+import { gfalCopy } from '../../storage/gfal/gfal-copy.js'
+import { httpStream } from '../../storage/http/http-stream.js'
+import { httpTpc } from '../../storage/http/http-tpc.js'
+import { chooseMethods } from '../../storage/method-choice.js'
+import { StorageError } from '../../storage/protocol.js'
+import { StorageRegistry } from '../../storage/registry.js'
+import { verifyDestination } from '../../storage/verify.js'
+import { xrootMethods } from '../../storage/xroot/xroot-methods.js'
 import {
   type EngineFile,
   type EngineJob,
   type EngineJobStatus,
   EngineSubmitError,
-  type FileOutcome,
   type JobIdContext,
   type TransferEngine,
 } from '../types.js'
 import { AsyncQueue } from './async-queue.js'
-import { killAllChildren } from './child-process.js'
-import type { CopyMethod, CopyResult, CopyTask } from './copy-method.js'
-import { fileCopy } from './file-copy.js'
-import { gfalCopy } from './gfal.js'
-import { httpStream } from './http-stream.js'
-import { httpTpc } from './http-tpc.js'
-import { chooseMethods } from './method-choice.js'
-import { StorageError } from './protocol.js'
-import { StorageRegistry } from './storage.js'
-import { xrootMethods } from './xroot-methods.js'
 
 export interface LocalEngineOptions {
   /** copies (or copy processes) running at once */
@@ -311,35 +312,26 @@ export class LocalEngine implements TransferEngine {
       this.finish(unit.job, run, stopped ?? { result: 'failed', reason: result.reason, method })
       return
     }
-    let verified = result.verified
-    try {
-      if (!verified) {
-        const s = await this.storage.stat(task.destination.url, at)
-        const sum = s ? await this.storage.adler32(task.destination.url, at) : ''
-        verified = { size: s?.size ?? -1, adler32: sum }
-      }
-      let reason: string | null = null
-      if (verified.size !== task.file.size) {
-        reason = `DESTINATION [22] Source and destination file size mismatch (${task.file.size} != ${verified.size})`
-      } else if (verified.adler32 !== task.file.adler32) {
-        reason = `DESTINATION [5] User-defined and destination ADLER32 checksum do not match (${task.file.adler32} != ${verified.adler32})`
-      }
-      if (reason) {
-        // a corrupted copy is never DONE and never stays (invariant 4)
-        await this.storage.remove(task.destination.url, at)
-        this.finish(unit.job, run, { result: 'failed', reason, method })
-        return
-      }
-      this.finish(unit.job, run, {
-        result: 'done',
-        reason: `copied by ${method}, size and adler32 verified`,
-        method,
-        bytes: verified.size,
-      })
-    } catch (e) {
-      const reason = e instanceof StorageError ? e.reason : `DESTINATION [5] ${(e as Error).message}`
+    const check = await verifyDestination(this.storage, task.destination.url, task.file, {
+      who: method,
+      measured: result.verified,
+      credentials: unit.job.job.credentials,
+    })
+    if (!check.ok) {
+      // a corrupted copy is never DONE and never stays (invariant 4); if it cannot be removed, say that
+      const reason = await this.storage.remove(task.destination.url, at).then(
+        () => check.reason,
+        (e: unknown) => (e instanceof StorageError ? e.reason : `DESTINATION [5] ${(e as Error).message}`),
+      )
       this.finish(unit.job, run, { result: 'failed', reason, method })
+      return
     }
+    this.finish(unit.job, run, {
+      result: 'done',
+      reason: `copied by ${method}, size and adler32 verified`,
+      method,
+      bytes: check.size,
+    })
   }
 
   private finish(

@@ -1,6 +1,6 @@
+import type { FileOutcome } from '../../domain/outcome.js'
 import { decideAfterFailure } from '../../domain/retry-policy.js'
 import type { TransferState } from '../../domain/states.js'
-import type { FileOutcome } from '../../engines/types.js'
 import { chunk, type Trx } from '../dialect.js'
 import { applyCountDeltas, type CountDeltas, type TransferUpdate, transition } from '../transition.js'
 import type { OutcomePolicy, OutcomeSummary, StorePolicy } from '../types.js'

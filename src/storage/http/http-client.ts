@@ -8,8 +8,8 @@ import { readFile, stat } from 'node:fs/promises'
 import { Agent, type Dispatcher, request } from 'undici'
 import { splitPem } from '../../credentials/pem.js'
 import { loadTrustStore } from '../../credentials/verify-chain.js'
-import type { TransferCredentials } from '../types.js'
-import { StorageError } from './protocol.js'
+import type { TransferCredentials } from '../protocol.js'
+import { StorageError } from '../protocol.js'
 
 type Scope = 'SOURCE' | 'DESTINATION' | 'TRANSFER'
 

@@ -3,9 +3,9 @@
  * (storage-lab.md section 2): size and type by PROPFIND (HEAD where PROPFIND is refused), adler32 by HEAD with
  * `Want-Digest: adler32`, removal by DELETE, directories by MKCOL.
  */
-import { acquireAdler32, normaliseAdler32, releaseAdler32 } from './adler32.js'
+import { acquireAdler32, normaliseAdler32, releaseAdler32 } from '../adler32.js'
+import { type ProtocolHandler, type StatResult, StorageError, type StorageOptions } from '../protocol.js'
 import { type HttpClients, type HttpResponse, httpClients } from './http-client.js'
-import { type ProtocolHandler, type StatResult, StorageError, type StorageOptions } from './protocol.js'
 
 type Scope = 'SOURCE' | 'DESTINATION' | 'TRANSFER'
 

@@ -4,14 +4,14 @@
  * record (`-K ADLER32:<value>`) and the destination against the source; the engine verifies the destination
  * again. The child is killed when its time is up (gfal-copy's own `-t` does not stop every plugin).
  */
-import type { Endpoint } from '../types.js'
-import { normaliseAdler32 } from './adler32.js'
-import type { CopyContext, CopyMethod, CopyResult, CopyTask } from './copy-method.js'
-import { eachLimit } from './each-limit.js'
+import type { Endpoint } from '../../domain/endpoint.js'
+import { normaliseAdler32 } from '../adler32.js'
+import type { CopyContext, CopyMethod, CopyResult, CopyTask } from '../copy-method.js'
+import { eachLimit } from '../each-limit.js'
+import { type HttpClients, httpClients } from '../http/http-client.js'
+import { HTTP_SCHEMES } from '../http/http-protocol.js'
+import { StorageError } from '../protocol.js'
 import { GFAL_ONLY_SCHEMES, gfalError, gfalProtocol, runGfal } from './gfal-protocol.js'
-import { type HttpClients, httpClients } from './http-client.js'
-import { HTTP_SCHEMES } from './http-protocol.js'
-import { StorageError } from './protocol.js'
 
 /** Schemes gfal2 has plugins for here (file, xrootd, http, mock; srm/gsiftp/dcap/sftp come with gfal2). */
 const GFAL_SCHEMES: ReadonlySet<string> = new Set([

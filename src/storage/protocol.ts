@@ -1,5 +1,16 @@
 /** Storage operations the built-in engine, the cleaner and the killer need, one implementation per scheme. */
-import type { TransferCredentials } from '../types.js'
+
+/**
+ * What the built-in engine presents to storage for a user: an X.509 proxy file (a TLS client certificate,
+ * X509_USER_PROXY for tools) and a bearer token (HTTP `Authorization`, and `TransferHeaderAuthorization`
+ * so that an HTTP third-party copy can read the source).
+ */
+export interface TransferCredentials {
+  /** an x509up file: proxy certificate, its key, then the chain */
+  proxyPath?: string
+  /** a bearer token (WLCG token or macaroon), without the `Bearer ` prefix */
+  token?: string
+}
 
 export interface StatResult {
   size: number

@@ -5,10 +5,10 @@
  * `dir/.aso-part-<hex>/`; each file is verified there and moved to its final name; the directory goes at the end.
  */
 import path from 'node:path'
-import { runChild } from './child-process.js'
-import type { CopyTask } from './copy-method.js'
-import { eachLimit } from './each-limit.js'
-import { StorageError } from './protocol.js'
+import { runChild } from '../child-process.js'
+import type { CopyTask } from '../copy-method.js'
+import { eachLimit } from '../each-limit.js'
+import { StorageError } from '../protocol.js'
 import {
   errorLine,
   type RootUrl,

@@ -6,10 +6,10 @@
  */
 import { randomBytes } from 'node:crypto'
 import path from 'node:path'
-import type { CopyTask } from './copy-method.js'
-import { eachLimit } from './each-limit.js'
-import { removePartFiles } from './file-copy.js'
-import { StorageError } from './protocol.js'
+import type { CopyTask } from '../copy-method.js'
+import { eachLimit } from '../each-limit.js'
+import { removePartFiles } from '../file/file-copy.js'
+import { StorageError } from '../protocol.js'
 import {
   type RootUrl,
   rootDirname,

@@ -1,8 +1,25 @@
-import type { Endpoint, EngineFile, TransferCredentials } from '../types.js'
+import type { Endpoint } from '../domain/endpoint.js'
+import type { TransferCredentials } from './protocol.js'
+
+/** What storage needs to know of a file to copy and verify it (the engines' files carry more). */
+export interface CopyFile {
+  /** the source's URLs, one per protocol the source site serves, in the site's order */
+  sources: Endpoint[]
+  /** the destination's URLs, one per protocol the destination site serves, in the site's order */
+  destinations: Endpoint[]
+  size: number
+  /** 8 lowercase hex digits, what the job measured */
+  adler32: string
+  /**
+   * true when an earlier attempt of ours may have written the destination (a retry, a resubmission
+   * after a crash, a supersede): such a file is ours and may always be overwritten (invariant 10)
+   */
+  ownsDestination: boolean
+}
 
 /** One file to copy by one method: the ends are already chosen, the destination's overwrite question settled. */
 export interface CopyTask {
-  file: EngineFile
+  file: CopyFile
   source: Endpoint
   destination: Endpoint
   /**

@@ -2,11 +2,12 @@ import { randomBytes } from 'node:crypto'
 import { type FileHandle, mkdir, open, readdir, rename, rm } from 'node:fs/promises'
 import path from 'node:path'
 import type { IHasher } from 'hash-wasm'
-import { acquireAdler32, releaseAdler32 } from './adler32.js'
-import type { CopyContext, CopyMethod, CopyResult, CopyTask } from './copy-method.js'
+import { acquireAdler32, releaseAdler32 } from '../adler32.js'
+import type { CopyContext, CopyMethod, CopyResult, CopyTask } from '../copy-method.js'
+import { StorageError } from '../protocol.js'
+import { mismatch } from '../verify.js'
 import { hashFile, KERNEL_COPY_MIN_BYTES, kernelCopy } from './file-kernel-copy.js'
 import { filePath, fsError, writeAll } from './file-protocol.js'
-import { StorageError } from './protocol.js'
 
 const CHUNK = 4 << 20
 
@@ -121,11 +122,7 @@ async function copyOne(task: CopyTask): Promise<CopyResult> {
         // what is on disk, not what we meant to write
         const onDisk = (await output.stat()).size
         if (onDisk !== bytes) {
-          throw new StorageError(
-            'DESTINATION',
-            22,
-            `Source and destination file size mismatch (${bytes} != ${onDisk})`,
-          )
+          throw mismatch.destinationSize(bytes, onDisk)
         }
       } finally {
         await output.close()
@@ -136,26 +133,14 @@ async function copyOne(task: CopyTask): Promise<CopyResult> {
       if (kernel && actual !== expected && (await hashFile(src, hasher, 'SOURCE')) === expected) {
         actual = await hashFile(part, hasher, 'DESTINATION')
         if (actual !== expected) {
-          throw new StorageError(
-            'TRANSFER',
-            5,
-            `TRANSFER CHECKSUM MISMATCH Source and destination checksums do not match ${expected} != ${actual}`,
-          )
+          throw mismatch.transferChecksum(expected, actual)
         }
       }
       if (bytes !== expectedSize) {
-        throw new StorageError(
-          'SOURCE',
-          5,
-          `Source and user-defined size do not match (${expectedSize} != ${bytes}); the temporary file is not what the job wrote`,
-        )
+        throw mismatch.sourceSize(expectedSize, bytes, '; the temporary file is not what the job wrote')
       }
       if (actual !== expected) {
-        throw new StorageError(
-          'SOURCE',
-          5,
-          `Source and user-defined ADLER32 checksum do not match (${expected} != ${actual})`,
-        )
+        throw mismatch.sourceChecksum(expected, actual)
       }
       await rename(part, dst).catch((e) => {
         throw fsError(e, 'DESTINATION', `rename into ${dst}`)

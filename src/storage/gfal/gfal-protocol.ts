@@ -4,8 +4,8 @@
  * storage-lab.md section 3. Each tool runs as a child that dies with the agent, with GFAL_PYTHONBIN set
  * (child-process.ts), killed when its time is up; its exit code is the errno.
  */
-import { runChild } from './child-process.js'
-import { type ProtocolHandler, type StatResult, StorageError, type StorageOptions } from './protocol.js'
+import { runChild } from '../child-process.js'
+import { type ProtocolHandler, type StatResult, StorageError, type StorageOptions } from '../protocol.js'
 
 type Scope = 'SOURCE' | 'DESTINATION' | 'TRANSFER'
 

@@ -1,6 +1,6 @@
 import { type FileHandle, open, rm, stat } from 'node:fs/promises'
-import { acquireAdler32, releaseAdler32 } from './adler32.js'
-import { type ProtocolHandler, type StatResult, StorageError, type StorageOptions } from './protocol.js'
+import { acquireAdler32, releaseAdler32 } from '../adler32.js'
+import { type ProtocolHandler, type StatResult, StorageError, type StorageOptions } from '../protocol.js'
 
 /** The local path of a file:// URL. */
 export function filePath(url: string): string {

@@ -1,7 +1,7 @@
 /** Storage operations on `root://` and `xroot://` URLs through `xrdfs` (storage-lab.md section 1). */
 import path from 'node:path'
-import { runChild } from './child-process.js'
-import { type ProtocolHandler, type StatResult, StorageError, type StorageOptions } from './protocol.js'
+import { runChild } from '../child-process.js'
+import { type ProtocolHandler, type StatResult, StorageError, type StorageOptions } from '../protocol.js'
 
 type Scope = 'SOURCE' | 'DESTINATION' | 'TRANSFER'
 

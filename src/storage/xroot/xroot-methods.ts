@@ -3,7 +3,7 @@
  * `xroot-tpc` (xroot-tpc.ts, batches in xroot-batch.ts) and `xroot-stream` (xroot-stream.ts). Both write a
  * run-unique temporary name, verify it, and only then move it to the final name (xroot-settle.ts).
  */
-import type { CopyMethod } from './copy-method.js'
+import type { CopyMethod } from '../copy-method.js'
 import { xrootStream } from './xroot-stream.js'
 import { xrootTpc } from './xroot-tpc.js'
 

@@ -1,5 +1,5 @@
-import type { Endpoint, EngineFile } from '../types.js'
-import type { CopyMethod } from './copy-method.js'
+import type { Endpoint } from '../domain/endpoint.js'
+import type { CopyFile, CopyMethod } from './copy-method.js'
 
 export interface MethodChoice {
   method: CopyMethod
@@ -12,7 +12,7 @@ export interface MethodChoice {
  * by the sites' own order of protocols. A protocol a site does not list is never used; a third-party method
  * is used only where both ends allow TPC.
  */
-export function chooseMethods(file: EngineFile, methods: readonly CopyMethod[]): MethodChoice[] {
+export function chooseMethods(file: CopyFile, methods: readonly CopyMethod[]): MethodChoice[] {
   const choices: (MethodChoice & { order: number })[] = []
   file.sources.forEach((source, i) => {
     file.destinations.forEach((destination, j) => {

@@ -4,10 +4,10 @@
  * name, verified there (size and adler32, never the tool's exit code) and only then moved to its final name.
  */
 import path from 'node:path'
-import { normaliseAdler32 } from './adler32.js'
-import { runChild } from './child-process.js'
-import type { CopyMethod } from './copy-method.js'
-import { eachLimit } from './each-limit.js'
+import { normaliseAdler32 } from '../adler32.js'
+import { runChild } from '../child-process.js'
+import type { CopyMethod } from '../copy-method.js'
+import { eachLimit } from '../each-limit.js'
 import { errorLine, parseRootUrl, type RootUrl, rootUrlString } from './root-protocol.js'
 import { Slots } from './slots.js'
 import { fallsBack, type Planned, runBatch, type TpcRun } from './xroot-batch.js'

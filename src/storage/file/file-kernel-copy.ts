@@ -1,6 +1,6 @@
 import { copyFile, type FileHandle, open } from 'node:fs/promises'
 import type { IHasher } from 'hash-wasm'
-import type { CopyTask } from './copy-method.js'
+import type { CopyTask } from '../copy-method.js'
 import { fsError } from './file-protocol.js'
 
 /**

@@ -2,10 +2,10 @@
  * `xroot-stream`: a copy through the agent with xrdcp, for root<->file and root->root without third-party
  * copy (ARCHITECTURE.md section 7). Written to a run-unique temporary name, verified there, then moved into place.
  */
-import { normaliseAdler32 } from './adler32.js'
-import { runChild } from './child-process.js'
-import type { CopyContext, CopyMethod, CopyTask } from './copy-method.js'
-import { eachLimit } from './each-limit.js'
+import { normaliseAdler32 } from '../adler32.js'
+import { runChild } from '../child-process.js'
+import type { CopyContext, CopyMethod, CopyTask } from '../copy-method.js'
+import { eachLimit } from '../each-limit.js'
 import { errorLine } from './root-protocol.js'
 import {
   ABORTED,

@@ -1,11 +1,11 @@
-import type { Endpoint } from '../types.js'
-import { removePartFiles } from './file-copy.js'
-import { filePath, fileProtocol } from './file-protocol.js'
-import { gfalProtocol } from './gfal-protocol.js'
-import { httpProtocol } from './http-protocol.js'
+import type { Endpoint } from '../domain/endpoint.js'
+import { removePartFiles } from './file/file-copy.js'
+import { filePath, fileProtocol } from './file/file-protocol.js'
+import { gfalProtocol } from './gfal/gfal-protocol.js'
+import { httpProtocol } from './http/http-protocol.js'
 import { type ProtocolHandler, StorageError, type StorageOptions } from './protocol.js'
-import { parseRootUrl, rootProtocol } from './root-protocol.js'
-import { removeRootLeftoversOf } from './xroot-leftovers.js'
+import { parseRootUrl, rootProtocol } from './xroot/root-protocol.js'
+import { removeRootLeftoversOf } from './xroot/xroot-leftovers.js'
 
 /** The storage operations of every scheme the agent can reach itself (the cleaner, the killer, the engine). */
 export class StorageRegistry {

@@ -6,9 +6,12 @@
  * failed COPY leaves a 0-byte file behind, removed here. Each file is decided by its destination's size and
  * adler32 (HEAD with `Want-Digest`), never by the COPY answer alone.
  */
-import { normaliseAdler32 } from './adler32.js'
-import type { CopyContext, CopyMethod, CopyResult, CopyTask } from './copy-method.js'
-import { eachLimit } from './each-limit.js'
+
+import { normaliseAdler32 } from '../adler32.js'
+import type { CopyContext, CopyMethod, CopyResult, CopyTask } from '../copy-method.js'
+import { eachLimit } from '../each-limit.js'
+import { StorageError } from '../protocol.js'
+import { mismatch } from '../verify.js'
 import { toHttpUrl } from './http-client.js'
 import {
   bodyLine,
@@ -20,7 +23,6 @@ import {
   httpProtocol,
 } from './http-protocol.js'
 import { ABORTED, httpStream } from './http-stream.js'
-import { StorageError } from './protocol.js'
 
 type Scope = 'SOURCE' | 'DESTINATION' | 'TRANSFER'
 type Mode = 'pull' | 'push'
@@ -150,24 +152,24 @@ export function httpTpcFor(handler: HttpProtocolHandler, stream: CopyMethod): Co
     if (source && source.size !== record.size) {
       return {
         ok: false,
-        reason: `SOURCE [5] Source and user-defined size do not match (${record.size} != ${source.size})`,
+        reason: mismatch.sourceSize(record.size, source.size).reason,
       }
     }
     if (source?.adler32 && source.adler32 !== record.adler32) {
       return {
         ok: false,
-        reason: `SOURCE [5] Source and user-defined ADLER32 checksum do not match (${record.adler32} != ${source.adler32})`,
+        reason: mismatch.sourceChecksum(record.adler32, source.adler32).reason,
       }
     }
     if (at.size !== record.size) {
       return {
         ok: false,
-        reason: `DESTINATION [22] Source and destination file size mismatch (${record.size} != ${at.size})`,
+        reason: mismatch.destinationSize(record.size, at.size).reason,
       }
     }
     return {
       ok: false,
-      reason: `TRANSFER [5] TRANSFER CHECKSUM MISMATCH Source and destination checksums do not match ${record.adler32} != ${at.adler32}`,
+      reason: mismatch.transferChecksum(record.adler32, at.adler32).reason,
     }
   }
 

@@ -3,16 +3,19 @@
  * adler32 computed on the way (ARCHITECTURE.md section 7). Used where an end cannot do third-party copy, and
  * for file<->https. The bytes are checked against the record before the file is accepted.
  */
+
 import { createReadStream } from 'node:fs'
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { Readable } from 'node:stream'
 import type { IHasher } from 'hash-wasm'
-import { acquireAdler32, normaliseAdler32, releaseAdler32 } from './adler32.js'
-import type { CopyContext, CopyMethod, CopyResult, CopyTask } from './copy-method.js'
-import { eachLimit } from './each-limit.js'
-import { partPath, removePartFiles } from './file-copy.js'
-import { filePath, fsError, writeAll } from './file-protocol.js'
+import { acquireAdler32, normaliseAdler32, releaseAdler32 } from '../adler32.js'
+import type { CopyContext, CopyMethod, CopyResult, CopyTask } from '../copy-method.js'
+import { eachLimit } from '../each-limit.js'
+import { partPath, removePartFiles } from '../file/file-copy.js'
+import { filePath, fsError, writeAll } from '../file/file-protocol.js'
+import { StorageError, type StorageOptions } from '../protocol.js'
+import { mismatch } from '../verify.js'
 import {
   bodyText,
   HTTP_SCHEMES,
@@ -20,7 +23,6 @@ import {
   httpFailure,
   httpProtocol,
 } from './http-protocol.js'
-import { StorageError, type StorageOptions } from './protocol.js'
 
 type Scope = 'SOURCE' | 'DESTINATION' | 'TRANSFER'
 
@@ -68,9 +70,6 @@ async function* tallied(
     throw err
   }
 }
-
-const sizeMismatch = (record: number, actual: number): string =>
-  `Source and user-defined size do not match (${record} != ${actual})`
 
 /** A streamed copier on a WebDAV handler. */
 export function httpStreamFor(handler: HttpProtocolHandler): CopyMethod {
@@ -170,7 +169,7 @@ export function httpStreamFor(handler: HttpProtocolHandler): CopyMethod {
       if (dst.kind === 'http') await handler.makeParent(dst.url, { ...o, scope: 'DESTINATION' }, made)
       source = await openSource(src, o)
       if (source.size >= 0 && source.size !== record.size) {
-        return { ok: false, reason: `SOURCE [5] ${sizeMismatch(record.size, source.size)}` }
+        return { ok: false, reason: mismatch.sourceSize(record.size, source.size).reason }
       }
       const bytes = tallied(source.bytes, tally, task.signal, task.source.url)
       touched = true
@@ -178,14 +177,9 @@ export function httpStreamFor(handler: HttpProtocolHandler): CopyMethod {
       else await put(dst, bytes, o)
 
       const actual = tally.hasher.digest('hex')
-      if (tally.bytes !== record.size)
-        throw new StorageError('SOURCE', 5, sizeMismatch(record.size, tally.bytes))
+      if (tally.bytes !== record.size) throw mismatch.sourceSize(record.size, tally.bytes)
       if (actual !== record.adler32) {
-        throw new StorageError(
-          'SOURCE',
-          5,
-          `Source and user-defined ADLER32 checksum do not match (${record.adler32} != ${actual})`,
-        )
+        throw mismatch.sourceChecksum(record.adler32, actual)
       }
       if (dst.kind === 'file') {
         await rename(dst.part, dst.path).catch((e) => {
@@ -211,8 +205,8 @@ export function httpStreamFor(handler: HttpProtocolHandler): CopyMethod {
         reason: !at
           ? 'TRANSFER [5] Destination missing after the PUT'
           : at.size !== record.size
-            ? `DESTINATION [22] Source and destination file size mismatch (${record.size} != ${at.size})`
-            : `TRANSFER [5] TRANSFER CHECKSUM MISMATCH Source and destination checksums do not match ${record.adler32} != ${at.adler32}`,
+            ? mismatch.destinationSize(record.size, at.size).reason
+            : mismatch.transferChecksum(record.adler32, at.adler32).reason,
       }
     } catch (err) {
       if (touched) await removeDestination(dst, o)

@@ -2,9 +2,11 @@
  * How an xroot copy is decided: by the size and adler32 of its temporary copy, never by the tool's exit code;
  * a verified copy is then moved to its final name, a failed one removed (ARCHITECTURE.md invariants 4, 10).
  */
-import { normaliseAdler32 } from './adler32.js'
-import type { CopyResult, CopyTask } from './copy-method.js'
-import { type StatResult, StorageError } from './protocol.js'
+
+import { normaliseAdler32 } from '../adler32.js'
+import type { CopyResult, CopyTask } from '../copy-method.js'
+import { type StatResult, StorageError } from '../protocol.js'
+import { mismatch } from '../verify.js'
 import { rootDirname, rootFreeBytes, rootUrlString, xrootErrno } from './root-protocol.js'
 import {
   ABORTED,
@@ -61,10 +63,6 @@ export function copyReason(line: string, code: number | null, src: End, dst: End
 export const isTpcUnsupported = (reason: string): boolean =>
   /^\w+ \[95\]/.test(reason) && /tpc not supported|does not support third-party-copy/i.test(reason)
 
-function sourceMismatch(record: string, actual: string): string {
-  return `SOURCE [5] Source and user-defined ADLER32 checksum do not match (${record} != ${actual})`
-}
-
 /** Null when the source's adler32 is the record's, else the failure reason. */
 export async function checkSource(
   task: CopyTask,
@@ -74,7 +72,7 @@ export async function checkSource(
   try {
     const actual = await endAdler32(src, { scope: 'SOURCE', env, signal: task.signal })
     const record = normaliseAdler32(task.file.adler32)
-    return actual === record ? null : sourceMismatch(record, actual)
+    return actual === record ? null : mismatch.sourceChecksum(record, actual).reason
   } catch (err) {
     return task.signal.aborted ? ABORTED : reasonOf(err, 'SOURCE')
   }
@@ -108,7 +106,7 @@ export async function verifyCopy(
     if (st.size !== task.file.size) {
       return {
         kind: 'mismatch',
-        reason: `DESTINATION [22] Source and destination file size mismatch (${task.file.size} != ${st.size})`,
+        reason: mismatch.destinationSize(task.file.size, st.size).reason,
       }
     }
     const actual = await endAdler32(part, o)
@@ -116,7 +114,7 @@ export async function verifyCopy(
     if (actual !== record) {
       return {
         kind: 'mismatch',
-        reason: `TRANSFER [5] TRANSFER CHECKSUM MISMATCH Source and destination checksums do not match ${record} != ${actual}`,
+        reason: mismatch.transferChecksum(record, actual).reason,
       }
     }
     return { kind: 'match', size: st.size, adler32: actual }

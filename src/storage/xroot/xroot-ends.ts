@@ -5,12 +5,12 @@
 import { mkdir, rename, stat, unlink } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { Endpoint } from '../types.js'
-import { normaliseAdler32 } from './adler32.js'
-import { runChild } from './child-process.js'
-import { partPath } from './file-copy.js'
-import { fsError } from './file-protocol.js'
-import { type StatResult, StorageError } from './protocol.js'
+import type { Endpoint } from '../../domain/endpoint.js'
+import { normaliseAdler32 } from '../adler32.js'
+import { runChild } from '../child-process.js'
+import { partPath } from '../file/file-copy.js'
+import { fsError } from '../file/file-protocol.js'
+import { type StatResult, StorageError } from '../protocol.js'
 import {
   errorLine,
   parseRootUrl,
