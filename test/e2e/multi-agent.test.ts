@@ -20,6 +20,18 @@ import { requireXrootd, startXrootdSite, type XrootdSite } from '../support/xroo
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
+/** Whether a process with this pid exists (signal 0 checks without sending anything). */
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    // ESRCH: no such process
+    void err
+    return false
+  }
+}
+
 let server: TestPostgres | null = null
 let sites: XrootdSite[] = []
 let base: string | null = null
@@ -79,7 +91,8 @@ async function runScaleOut(s: { files: number; xroot: number; kills: number; bud
   }
   for (let slot = 0; slot < 3; slot++) f.start(slot)
 
-  let kills = 0
+  // the agent lives this run really killed: each was running when signalled and died of that SIGKILL
+  const killed = new Set<string>()
   let killsInFlight = 0
   const inFlight = async () =>
     Number(
@@ -100,9 +113,10 @@ async function runScaleOut(s: { files: number; xroot: number; kills: number; bud
     await sleep(k % 4 === 3 ? 50 + ((k * 37) % 200) : 900 + ((k * 577) % 1100))
     check(`before kill ${k + 1}`)
     if ((await inFlight()) > 0) killsInFlight++
+    const runningBefore = victim.exitAt === null && isRunning(victim.pid)
     const survivors = await sigkillAndReap(victim)
     expect(survivors, `processes that outlived agent ${victim.pid}`).toEqual([])
-    kills++
+    if (runningBefore && victim.exit?.signal === 'SIGKILL') killed.add(`${victim.pid}@${victim.startTime}`)
     f.start(slot)
   }
   while ((await unfinished(l)) > 0) {
@@ -123,11 +137,11 @@ async function runScaleOut(s: { files: number; xroot: number; kills: number; bud
   const total = s.files + 20 + s.xroot
   console.log(
     `scale-out on PostgreSQL: 3 agents, ${total} files (${s.xroot} through XRootD) in ${seconds.toFixed(1)} s ` +
-      `(${(total / seconds).toFixed(1)} files/s, after ${setupSeconds.toFixed(1)} s of setup); ${kills} SIGKILLs ` +
+      `(${(total / seconds).toFixed(1)} files/s, after ${setupSeconds.toFixed(1)} s of setup); ${killed.size} SIGKILLs ` +
       `(${killsInFlight} with files in flight), ${result.takeovers} files taken over; link peaks ` +
       `${[...result.peaks].map(([k, v]) => `${k} ${v}/${LIMITS[k as keyof typeof LIMITS] ?? LIMITS.default}`).join(', ')}`,
   )
-  return { kills, takeovers: result.takeovers }
+  return { kills: killed.size, takeovers: result.takeovers }
 }
 
 describe('three agents on one PostgreSQL, one SIGKILLed every few seconds', () => {
