@@ -20,8 +20,8 @@ import {
   scopeQuerySchema,
   timeseriesQuerySchema,
   timeseriesResponseSchema,
-} from './dashboard-schemas.js'
-import { ERROR_RESPONSES } from './schemas.js'
+} from '../contract/dashboard.js'
+import { ERROR_RESPONSES } from '../contract/schemas.js'
 
 export const dashboardRoutes: FastifyPluginAsyncZod<ApiContext> = async (app, ctx) => {
   const tags = ['dashboard']

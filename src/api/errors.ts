@@ -4,7 +4,7 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify'
 import { AsoError } from '../domain/errors.js'
-import type { ErrorBody } from './schemas.js'
+import type { ErrorBody } from '../contract/schemas.js'
 
 export function errorBody(code: string, message: string, field?: string): ErrorBody {
   return { error: { code, message, ...(field === undefined ? {} : { field }) } }

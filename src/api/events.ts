@@ -9,7 +9,7 @@ import { AsoError } from '../domain/errors.js'
 import { callerOf } from './auth/authenticate.js'
 import { ownerScope } from './auth/authorize.js'
 import type { ApiContext } from './context.js'
-import { ERROR_RESPONSES, eventsQuerySchema } from './schemas.js'
+import { ERROR_RESPONSES, eventsQuerySchema } from '../contract/schemas.js'
 import { API_CSP } from './security-headers.js'
 
 /** Events read per store call; a stream that is behind reads page after page without waiting. */

@@ -17,7 +17,7 @@ import {
   type UsersResponse,
   usersResponseSchema,
   whoamiResponseSchema,
-} from './schemas.js'
+} from '../contract/schemas.js'
 
 type StateCounts = Partial<Record<TransferState, number>>
 

@@ -5,7 +5,7 @@
 import type { TLSSocket } from 'node:tls'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import type { AsoConfig } from '../config/schema.js'
-import { loginOptionsResponseSchema } from './dashboard-schemas.js'
+import { loginOptionsResponseSchema } from '../contract/dashboard.js'
 
 export const loginOptionRoutes: FastifyPluginAsyncZod<{ config: AsoConfig; insecureDev: boolean }> = async (
   app,

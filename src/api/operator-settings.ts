@@ -18,8 +18,8 @@ import {
   userParamsSchema,
   weightBodySchema,
   weightResponseSchema,
-} from './dashboard-schemas.js'
-import { ERROR_RESPONSES } from './schemas.js'
+} from '../contract/dashboard.js'
+import { ERROR_RESPONSES } from '../contract/schemas.js'
 
 export const operatorSettingRoutes: FastifyPluginAsyncZod<ApiContext> = async (app, ctx) => {
   const actorOf = (name: string) => `api:${name}`

@@ -4,8 +4,8 @@ import { TRANSFER_STATES } from '../domain/states.js'
 import { callerOf } from './auth/authenticate.js'
 import { ownerScope } from './auth/authorize.js'
 import type { ApiContext } from './context.js'
-import { type TaskListResponse, taskListQuerySchema, taskListResponseSchema } from './dashboard-schemas.js'
-import { ERROR_RESPONSES } from './schemas.js'
+import { type TaskListResponse, taskListQuerySchema, taskListResponseSchema } from '../contract/dashboard.js'
+import { ERROR_RESPONSES } from '../contract/schemas.js'
 
 export const taskListRoutes: FastifyPluginAsyncZod<ApiContext> = async (app, ctx) => {
   app.route({

@@ -4,7 +4,7 @@ import { taskSummary } from '../reports/task.js'
 import { callerOf } from './auth/authenticate.js'
 import { taskScope } from './auth/authorize.js'
 import type { ApiContext } from './context.js'
-import { ERROR_RESPONSES, taskParamsSchema, taskSummarySchema, waitQuerySchema } from './schemas.js'
+import { ERROR_RESPONSES, taskParamsSchema, taskSummarySchema, waitQuerySchema } from '../contract/schemas.js'
 
 export const taskRoutes: FastifyPluginAsyncZod<ApiContext> = async (app, ctx) => {
   app.route({

@@ -25,7 +25,7 @@ import {
   retryResponseSchema,
   type SelectorBody,
   selectorBodySchema,
-} from './schemas.js'
+} from '../contract/schemas.js'
 
 /** The requests of an inject body: a JSON array, or `{"transfers": [...]}`. */
 function requestsOf(body: unknown): unknown[] {

@@ -10,7 +10,7 @@ import type {
   SelectorBody,
   StatusResponse,
   TaskSummaryResponse,
-} from '../api/schemas.js'
+} from '../contract/schemas.js'
 import { AsoError } from '../domain/errors.js'
 import type { GlobalOptions } from './app.js'
 

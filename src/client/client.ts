@@ -19,7 +19,7 @@ import type {
   TransferEvent,
   UsersResponse,
   WhoamiResponse,
-} from '../api/schemas.js'
+} from '../contract/schemas.js'
 import { AsoError, type AsoErrorCode } from '../domain/errors.js'
 import type { TransferState } from '../domain/states.js'
 

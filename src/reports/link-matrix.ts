@@ -1,5 +1,5 @@
 /** The dashboard's links: limits and settings, files in flight and waiting, and the last hour of each link. */
-import type { DashboardLinksResponse } from '../api/dashboard-schemas.js'
+import type { DashboardLinksResponse } from '../contract/dashboard.js'
 import { type FailureClass, hintFor } from '../domain/failures.js'
 import { IN_FLIGHT_STATES, type TransferState } from '../domain/states.js'
 import { linkKey } from '../domain/transfer.js'

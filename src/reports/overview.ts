@@ -1,5 +1,5 @@
 /** The dashboard's overview and time series: counts from the rollup, finished files from the time buckets. */
-import type { OverviewResponse, TimeseriesResponse } from '../api/dashboard-schemas.js'
+import type { OverviewResponse, TimeseriesResponse } from '../contract/dashboard.js'
 import { TRANSFER_STATES, type TransferState } from '../domain/states.js'
 import type { FinishedBucket, Store } from '../store/types.js'
 

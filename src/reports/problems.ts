@@ -3,8 +3,8 @@
  * indexes that state (queues of NEW files, open engine jobs, RETRY files), each bounded; sites are compared
  * through the time buckets; proxies are read from the files the fts3 engine would use.
  */
-import type { ProblemsResponse } from '../api/dashboard-schemas.js'
 import type { AsoConfig } from '../config/schema.js'
+import type { ProblemsResponse } from '../contract/dashboard.js'
 import { readProxyFile } from '../credentials/index.js'
 import { formatDuration } from '../domain/duration.js'
 import { type FailureClass, hintFor } from '../domain/failures.js'

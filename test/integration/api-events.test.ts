@@ -3,7 +3,7 @@
  * transition of its task in order, and one that reconnects with Last-Event-ID misses none and repeats none.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { TransferEvent } from '../../src/api/schemas.js'
+import type { TransferEvent } from '../../src/contract/schemas.js'
 import { AsoClient } from '../../src/client/client.js'
 import { startTestApi, type TestApi } from '../support/api.js'
 import { type FileLab, makeFileLab } from '../support/file-sites.js'

@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs'
 import { createInterface } from 'node:readline'
-import type { InjectItemResult } from '../../api/schemas.js'
+import type { InjectItemResult } from '../../contract/schemas.js'
 import { AsoError } from '../../domain/errors.js'
 import { MAX_BATCH } from '../../domain/request.js'
 import { type BackendOptions, openBackend } from '../backend.js'

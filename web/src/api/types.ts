@@ -12,7 +12,7 @@ export type {
   TimeseriesResponse,
   WeightBody,
   WeightResponse,
-} from '../../../src/api/dashboard-schemas.js'
+} from '../../../src/contract/dashboard.js'
 export type {
   ExplanationResponse,
   KillResponse,
@@ -23,7 +23,7 @@ export type {
   TransferEvent,
   UsersResponse,
   WhoamiResponse,
-} from '../../../src/api/schemas.js'
+} from '../../../src/contract/schemas.js'
 export type { TransferState } from '../../../src/domain/states.js'
 
-export type TransferRecord = import('../../../src/api/schemas.js').ExplanationResponse['record']
+export type TransferRecord = import('../../../src/contract/schemas.js').ExplanationResponse['record']
