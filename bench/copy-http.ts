@@ -1,6 +1,6 @@
 /**
  * HTTP third-party copy against its alternatives, on two real XRootD servers that serve root:// and HTTPS
- * (storage-lab.md sections 1-2): (a) 1,000 small files by our `http-tpc` method against the same files by our
+ * (docs/storage-notes.md §1-§2): (a) 1,000 small files by our `http-tpc` method against the same files by our
  * `xroot-tpc` method, both scheduled as the engine does (batches of 8, 16 at once); (b) one 1 GiB file by
  * `http-tpc` against a bare `curl -X COPY`. Run inside a private network namespace (the bench runner's).
  */

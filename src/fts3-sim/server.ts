@@ -1,6 +1,6 @@
 /**
  * The FTS3 test double: a stand-in for fts-rest-flask 3.13 plus the FTS daemon behind it, moving real
- * bytes with the built-in engine's copy methods (fts3-contract.md is the behaviour it must show).
+ * bytes with the built-in engine's copy methods (docs/fts3-rest.md is the behaviour it must show).
  */
 import { constants } from 'node:crypto'
 import Fastify, { type FastifyInstance } from 'fastify'

@@ -90,7 +90,7 @@ async function run(method = gfalCopy, tasks: CopyTask[]): Promise<Map<CopyTask, 
 }
 
 describe('gfal-copy through mock:// storage', () => {
-  // mock:// parameters (storage-lab.md section 3): `errno` fails the stat, `transfer_errno` the copy after
+  // mock:// parameters (docs/storage-notes.md §3): `errno` fails the stat, `transfer_errno` the copy after
   // its first second, `checksum` is what the storage reports; each file's source says adler32 0badc0de
   const SRC = 'mock://mock.example/temp/out.root?size=1000&checksum=0badc0de'
   const dst = (params: string) => `mock://mock.example/user/out.root?errno=2&checksum=0badc0de&${params}`

@@ -1,6 +1,6 @@
 /**
  * The HTTP methods and the WebDAV handler against real XRootD HTTPS endpoints (XrdHttp with the TPC handler,
- * storage-lab.md section 2) and a test PKI, then the whole agent on davs:// sites. Run inside a private network
+ * docs/storage-notes.md §2) and a test PKI, then the whole agent on davs:// sites. Run inside a private network
  * namespace (scripts/test.sh):
  *   unshare -n -- bash -c 'ip link set lo up && npx vitest run test/integration/http-tpc.test.ts'
  */

@@ -1,5 +1,5 @@
 /**
- * Real XRootD servers for tests (storage-lab.md section 1): one foreground `xrootd` per site on a free
+ * Real XRootD servers for tests (docs/storage-notes.md §1): one foreground `xrootd` per site on a free
  * loopback port, owned by the test process. Run the tests inside a private network namespace (scripts/test.sh).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
@@ -61,7 +61,7 @@ export interface XrootdSiteOptions {
   readyTimeoutMs?: number
   /**
    * also serve HTTPS (XrdHttp) with this PKI's host certificate, on `https.port` or a free port;
-   * HTTP-TPC (COPY) is on when `tpc` is (storage-lab.md section 2: the TPC handler needs TLS)
+   * HTTP-TPC (COPY) is on when `tpc` is (docs/storage-notes.md §2: the TPC handler needs TLS)
    */
   https?: { pki: TestPki; port?: number }
   /**
@@ -180,7 +180,7 @@ export async function startXrootdSite(opts: XrootdSiteOptions): Promise<XrootdSi
     `all.adminpath ${runDir}`,
     `all.pidpath ${runDir}`,
     'xrootd.chksum adler32',
-    // an absolute pgm and --server, or TPC fails (storage-lab.md); autorm removes what a failed TPC left
+    // an absolute pgm and --server, or TPC fails (docs/storage-notes.md §1); autorm removes what a failed TPC left
     ...(tpc ? [`ofs.tpc autorm pgm ${xrdcp} --server`] : []),
     ...tlsLines,
     ...(opts.extraConfig ?? []),
@@ -330,7 +330,7 @@ async function waitReady(proc: ChildProcess, url: string, timeoutMs: number): Pr
 }
 
 /**
- * XrdHttp lines for a site (storage-lab.md section 2), after copying the host certificate, its key and the
+ * XrdHttp lines for a site (docs/storage-notes.md §2), after copying the host certificate, its key and the
  * CA directory into the site, where user xrootd can read them (the key mode 400, as XrdTls requires).
  */
 async function httpsConfig(siteDir: string, pki: TestPki, port: number, tpc: boolean): Promise<string[]> {

@@ -1,5 +1,5 @@
 /**
- * The FTS3 double's daemon side (fts3-contract.md §2, §3): job states derived from file outcomes,
+ * The FTS3 double's daemon side (docs/fts3-rest.md §2, §3): job states derived from file outcomes,
  * FTS-side retries of recoverable failures logged under /retries, max_time_in_queue expiry, priority,
  * overwrite and checksum rules, cancel of a running copy. Storage here is an in-memory `mock://` scheme
  * with its own copy method, given to the double the way another engine method would be.

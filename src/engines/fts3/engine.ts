@@ -59,7 +59,7 @@ const SILENT: EngineLog = { info: () => {}, warn: () => {} }
 const MAX_PLANNED = 100_000
 
 /**
- * The FTS3 engine (ARCHITECTURE.md §7, fts3-contract.md): jobs of up to `maxFilesPerJob` files of one queue,
+ * The FTS3 engine (ARCHITECTURE.md §7, docs/fts3-rest.md): jobs of up to `maxFilesPerJob` files of one queue,
  * with deterministic ids known before the call; bulk status per credential; cancels; per-user proxy
  * delegation or bearer tokens; several servers per link with fallbacks; completion messages over STOMP.
  */

@@ -1,5 +1,5 @@
 /**
- * Bulk status (fts3-contract.md §1, §6, §7): `GET /jobs/a,b,…?files=…` for up to 100 jobs of one credential;
+ * Bulk status (docs/fts3-rest.md §1, §6, §7): `GET /jobs/a,b,…?files=…` for up to 100 jobs of one credential;
  * 200 and 207 both carry a list whose entries are matched by `job_id`, never by position; a 404 entry is looked
  * up in `/archive/{id}` before it counts as missing; a 403 entry is another credential's job, never a lost one.
  * Then each job's files become outcomes: FINISHED done, FAILED failed with FTS's reason and verdict, CANCELED

@@ -1,5 +1,5 @@
 /**
- * FTS completion messages (fts3-contract.md §5): subscribed to `/topic/transfer.fts_monitoring_complete` over
+ * FTS completion messages (docs/fts3-rest.md §5): subscribed to `/topic/transfer.fts_monitoring_complete` over
  * STOMP, reconnecting whenever the broker goes away. Only this deployment's messages count: the VO, and
  * `job_metadata` issuer "ASO" with our `instance` (other ASO deployments share the issuer). A message is one
  * JSON object plus a trailing terminator. An Error is final only if FTS will not retry it

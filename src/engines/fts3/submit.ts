@@ -1,5 +1,5 @@
 /**
- * Submitting one engine job to one FTS3 server (fts3-contract.md §2, §7): the job JSON (deterministic id from
+ * Submitting one engine job to one FTS3 server (docs/fts3-rest.md §2, §7): the job JSON (deterministic id from
  * our sid, every file's adler32, end-to-end verification, no FTS retries since ASO owns them, a queue limit
  * with its unit), and what each answer means: 409 on our sid is our job already there (adopt it), 419 asks for
  * a delegation (delegate, then try once more), 5xx means it was not created, no answer means we cannot know.

@@ -1,7 +1,7 @@
 /**
  * Storage operations through the gfal2 command-line tools (`gfal-stat`, `gfal-sum`, `gfal-rm`), for every grid
  * protocol ASO has no client of its own for (`srm://`, `gsiftp://`, `dcap://`, `sftp://`, and `mock://` in tests);
- * storage-lab.md section 3. Each tool runs as a child that dies with the agent, with GFAL_PYTHONBIN set
+ * docs/storage-notes.md §3. Each tool runs as a child that dies with the agent, with GFAL_PYTHONBIN set
  * (child-process.ts), killed when its time is up; its exit code is the errno.
  */
 import { runChild } from '../child-process.js'

@@ -1,6 +1,6 @@
 /**
  * Storage operations on WebDAV endpoints (`davs://`, `https://`, `dav://`, `http://`), natively through undici
- * (storage-lab.md section 2): size and type by PROPFIND (HEAD where PROPFIND is refused), adler32 by HEAD with
+ * (docs/storage-notes.md §2): size and type by PROPFIND (HEAD where PROPFIND is refused), adler32 by HEAD with
  * `Want-Digest: adler32`, removal by DELETE, directories by MKCOL.
  */
 import { acquireAdler32, normaliseAdler32, releaseAdler32 } from '../adler32.js'

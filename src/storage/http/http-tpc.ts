@@ -1,5 +1,5 @@
 /**
- * `http-tpc`: HTTP third-party copy with WebDAV `COPY` (storage-lab.md section 2), the fastest way between two
+ * `http-tpc`: HTTP third-party copy with WebDAV `COPY` (docs/storage-notes.md §2), the fastest way between two
  * HTTPS storages (~18 ms a small file, no polling floor). Pull mode first (the destination fetches the `Source`),
  * push mode (`Destination`) when the destination has no TPC handler, a streamed copy when neither end has one.
  * The COPY answer is 201 even when the copy failed: its body's last line says `success:` or `failure:`; a

@@ -1,4 +1,4 @@
-/** Storage operations on `root://` and `xroot://` URLs through `xrdfs` (storage-lab.md section 1). */
+/** Storage operations on `root://` and `xroot://` URLs through `xrdfs` (docs/storage-notes.md §1). */
 import path from 'node:path'
 import { runChild } from '../child-process.js'
 import { type ProtocolHandler, type StatResult, StorageError, type StorageOptions } from '../protocol.js'

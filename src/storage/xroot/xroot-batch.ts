@@ -1,6 +1,6 @@
 /**
  * One `xrdcp --tpc only --parallel N` call for files that share a destination directory and keep their
- * basenames (storage-lab.md section 1: a multi-source call needs an existing target directory and names the
+ * basenames (docs/storage-notes.md §1: a multi-source call needs an existing target directory and names the
  * targets by the sources' basenames). The call writes into a run-unique hidden directory next to the files,
  * `dir/.aso-part-<hex>/`; each file is verified there and moved to its final name; the directory goes at the end.
  */

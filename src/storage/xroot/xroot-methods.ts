@@ -1,5 +1,5 @@
 /**
- * The copy methods that move files with `xrdcp` (ARCHITECTURE.md section 7, storage-lab.md section 1):
+ * The copy methods that move files with `xrdcp` (ARCHITECTURE.md section 7, docs/storage-notes.md §1):
  * `xroot-tpc` (xroot-tpc.ts, batches in xroot-batch.ts) and `xroot-stream` (xroot-stream.ts). Both write a
  * run-unique temporary name, verify it, and only then move it to the final name (xroot-settle.ts).
  */

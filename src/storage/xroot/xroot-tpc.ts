@@ -1,5 +1,5 @@
 /**
- * `xroot-tpc`: third-party copy between two XRootD sites (ARCHITECTURE.md section 7, storage-lab.md section 1),
+ * `xroot-tpc`: third-party copy between two XRootD sites (ARCHITECTURE.md section 7, docs/storage-notes.md §1),
  * batched because every xrdcp TPC call waits at least 2.5 s. Each copy is written to a run-unique temporary
  * name, verified there (size and adler32, never the tool's exit code) and only then moved to its final name.
  */
