@@ -52,8 +52,8 @@ export const TRANSITIONS = {
   userRetry: { from: ['FAILED', 'KILLED'], to: 'NEW' },
   /** a newer jobRetry of the same destination file, once no engine holds the old one */
   supersede: { from: ['NEW', 'RETRY', 'DONE', 'FAILED', 'KILLED', 'KILLING'], to: 'NEW' },
-  /** a newer jobRetry while an engine holds the old attempt: cancel it first */
-  supersedeInFlight: { from: ['SUBMITTING', 'SUBMITTED'], to: 'KILLING' },
+  /** a newer jobRetry while an engine holds the old attempt: cancel it first (from KILLING: already asked) */
+  supersedeInFlight: { from: ['SUBMITTING', 'SUBMITTED', 'KILLING'], to: 'KILLING' },
   /** place or lift a hold on a waiting file (quota, credential, site down); the state does not change */
   hold: { from: ['NEW'], to: 'NEW' },
 } as const satisfies Record<string, { from: readonly TransferState[]; to: TransferState }>

@@ -44,6 +44,11 @@ export interface TransitionSpec {
   set?: TransferUpdate | ((eb: ExpressionBuilder<Database, 'transfers'>) => TransferUpdate)
   /** extra guard: only rows of this engine job */
   engineJobId?: string
+  /**
+   * The rows' queue and task columns before the update, by id, for a `set` that changes them (a supersede
+   * moves a file to another queue or task): the rollup's -1 is counted on these, the +1 on the changed row.
+   */
+  before?: ReadonlyMap<string, ChangedRow>
   reason: string
   actor: string
   now: number
@@ -185,10 +190,10 @@ export async function transition(
     spec.actor,
     spec.now,
   )
-  if (spec.from !== to) {
+  if (spec.from !== to || spec.before) {
     const own = deltas ?? new Map()
     for (const row of changed) {
-      addDelta(own, row, spec.from, -1)
+      addDelta(own, spec.before?.get(row.id) ?? row, spec.from, -1)
       addDelta(own, row, to, 1)
     }
     if (!deltas) await applyCountDeltas(trx, own)
