@@ -15,12 +15,14 @@ import type { TransferState } from '../../src/domain/states.js'
 import { SiteCatalog } from '../../src/sites/catalog.js'
 import { StorageRegistry } from '../../src/storage/registry.js'
 import { openStore } from '../../src/store/open.js'
-import type { ClaimedJob } from '../../src/store/ops/claim.js'
-import type { OutcomeSummary } from '../../src/store/ops/outcomes.js'
-import type { Store } from '../../src/store/store.js'
 import { contextFor, rawRequest } from './requests.js'
 import { ScriptedEngine, type ScriptedEngineOptions } from './scripted-engine.js'
 import { ScriptedStorage } from './scripted-storage.js'
+
+// named through the store's operations, not the modules declaring them (the store's types are being reorganised)
+type Store = Awaited<ReturnType<typeof openStore>>
+type ClaimedJob = Awaited<ReturnType<Store['claimForSubmission']>>[number]
+type OutcomeSummary = Awaited<ReturnType<Store['recordOutcomes']>>
 
 /** A clock that moves only when the test moves it. */
 export class VirtualClock {
