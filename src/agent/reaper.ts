@@ -1,9 +1,10 @@
 import { hostname } from 'node:os'
 import { formatDuration } from '../domain/duration.js'
 import type { FileOutcome } from '../domain/outcome.js'
-import { EngineSubmitError } from '../engines/types.js'
+import type { TransferRecord } from '../domain/transfer.js'
+import type { AgentRow } from '../store/types.js'
 import type { AgentContext } from './context.js'
-import { buildEngineJob } from './job-builder.js'
+import { JobHandOver } from './hand-over.js'
 import { outcomePolicy } from './outcome-policy.js'
 
 /** Whether a process of this host is alive. */
@@ -17,32 +18,48 @@ export function pidAlive(pid: number): boolean {
 }
 
 /**
- * Recovers what crashes and stalls leave behind: takes over the jobs of dead agents, resubmits jobs stuck
- * in SUBMITTING under their own id (never a second job), and cancels and retries jobs with no progress.
+ * Recovers what crashes and stalls leave behind, in three steps per cycle, in this order:
+ * 1. takeOverDeadAgents: fences the agents found dead and hands their open engine jobs over again;
+ * 2. resubmitStuckSubmitting: hands over again this agent's jobs stuck in SUBMITTING (under their own id,
+ *    never a second job);
+ * 3. cancelStalledJobs: fails (for a retry) and cancels submitted jobs with no progress.
  */
 export class Reaper {
   readonly name = 'reaper'
   private readonly host = hostname()
+  private readonly jobs: JobHandOver
 
   constructor(
     private readonly ctx: AgentContext,
     /** since when this agent has reached the store without a gap (null: it cannot now) */
     private readonly storeReachableSince: () => number | null = () => 0,
-  ) {}
+  ) {
+    this.jobs = new JobHandOver(ctx)
+  }
 
   async run(): Promise<number> {
-    return (await this.takeOverDeadAgents()) + (await this.resubmitStale()) + (await this.cancelStalled())
+    const takenOver = await this.takeOverDeadAgents()
+    const resubmitted = await this.resubmitStuckSubmitting()
+    const cancelled = await this.cancelStalledJobs()
+    return takenOver + resubmitted + cancelled
   }
 
   /**
-   * Agents whose heartbeat is older than the lease (or whose process is gone on this host) are dead: they are
-   * marked stopped first (a late heartbeat then tells them to stop: fencing), then every open engine job no
-   * live agent holds is taken over and resubmitted under its own id.
+   * Step 1. Agents whose heartbeat is older than the lease (or whose process is gone on this host) are
+   * dead: they are fenced first, then every open engine job no live agent holds is taken over and handed
+   * over again.
    */
   private async takeOverDeadAgents(): Promise<number> {
-    const { store, agentId, config } = this.ctx
     const now = this.ctx.now()
-    const agents = await store.agents()
+    const agents = await this.ctx.store.agents()
+    const dead = this.deadAgents(agents, now)
+    await this.fence(dead, now)
+    const live = agents.filter((a) => !dead.includes(a)).map((a) => a.id)
+    return this.takeOverOrphans(live, dead, now)
+  }
+
+  private deadAgents(agents: readonly AgentRow[], now: number): AgentRow[] {
+    const { agentId, config } = this.ctx
     // heartbeats are judged only after a whole lease of our own unbroken access to the store: after an outage
     // (a database restart) every agent's heartbeat is old and none is dead; a dead pid on this host is proof
     const since = this.storeReachableSince()
@@ -50,16 +67,29 @@ export class Reaper {
     // on this host the process table is the truth: a live pid is not dead, however late its heartbeat (a
     // CPU-starved agent declared dead would go on writing destinations its successor owns); only one that
     // has not beaten for ten leases is taken for hung. Elsewhere the heartbeat lease is all there is.
-    const dead = agents.filter((a) => {
+    return agents.filter((a) => {
       if (a.id === agentId) return false
       const late = judgeHeartbeats && a.heartbeatAt < now - config.agent.lease
       if (a.host !== this.host) return late
       return !pidAlive(a.pid) || (judgeHeartbeats && a.heartbeatAt < now - 10 * config.agent.lease)
     })
+  }
+
+  /** Marks dead agents stopped: a late heartbeat of theirs then tells them to stop (fencing). */
+  private async fence(dead: readonly AgentRow[], now: number): Promise<void> {
+    const { store } = this.ctx
     for (const a of dead) await store.stopAgent(a.id, now)
     // their leader lease passes on at once, not when it expires
     if (dead.length) await store.releaseLeases(dead.map((a) => a.id))
-    const live = agents.filter((a) => !dead.includes(a)).map((a) => a.id)
+  }
+
+  /** Takes over the open engine jobs held by no live agent (a batch per cycle) and hands them over again. */
+  private async takeOverOrphans(
+    live: readonly string[],
+    dead: readonly AgentRow[],
+    now: number,
+  ): Promise<number> {
+    const { store, agentId, config } = this.ctx
     const orphans = (await store.orphanedJobs([...live, agentId], config.agent.batchSize)).filter(
       (j) => !this.ctx.busyJobs.has(j),
     )
@@ -76,7 +106,8 @@ export class Reaper {
     }
   }
 
-  private async resubmitStale(): Promise<number> {
+  /** Step 2. This agent's jobs in SUBMITTING for longer than submitTimeout (a submit that never finished). */
+  private async resubmitStuckSubmitting(): Promise<number> {
     const { store, config, agentId } = this.ctx
     const cutoff = this.ctx.now() - config.agent.submitTimeout
     let n = 0
@@ -106,61 +137,52 @@ export class Reaper {
    * `resumed`: an earlier run of this very attempt may have left its (partial) copy at the destination.
    */
   async resubmit(jobId: string, resumed: boolean): Promise<void> {
-    const { store, sites, agentId } = this.ctx
-    const members = await store.engineJobMembers(jobId)
+    const members = await this.ctx.store.engineJobMembers(jobId)
     if (members.length === 0) return
     const engine = this.ctx.engines.get(members[0]!.engine ?? '')
     if (!engine) return
-    const now = this.ctx.now()
-    const killing = members.filter((t) => t.state === 'KILLING')
-    if (killing.length && !engine.jobsOutliveAgent) {
-      // the attempt died with its agent: nothing to cancel, only leftovers to remove
-      for (const t of killing) {
-        await this.ctx.storage
-          .removeAttemptLeftovers(sites.endpoints(t.destination, t.destinationLfn))
-          .catch((e) =>
-            this.ctx.log.warn({ id: t.id, err: (e as Error).message }, 'could not remove a killed attempt'),
-          )
-      }
-      await store.confirmKilled(
-        killing.map((t) => t.id),
-        'Job canceled by the user (its agent had stopped)',
-        now,
-        agentId,
-      )
-    }
+    if (!engine.jobsOutliveAgent) await this.confirmKilledWithAgent(members)
     const active = members.filter((t) => t.state === 'SUBMITTING' || t.state === 'SUBMITTED')
     if (active.length === 0) return
     if (engine.jobsOutliveAgent && active.every((t) => t.state === 'SUBMITTED')) return
-    const link = sites.link(active[0]!.source, active[0]!.destination)
-    const { job, rejected } = buildEngineJob(jobId, active, sites, {
-      overwrite: this.ctx.config.local.overwrite,
+    const link = this.ctx.sites.link(active[0]!.source, active[0]!.destination)
+    await this.jobs.handOver({
+      engine,
+      jobId,
+      transfers: active,
       maxActive: link.maxActive,
-      resumed,
+      resubmission: { resumed },
     })
-    if (rejected.length) await store.rejectSubmission(jobId, rejected, now, agentId)
-    try {
-      await engine.submit(job)
-    } catch (e) {
-      // the engine may hold the job (no answer): requeueing under a new id could run it twice; try again later
-      if (e instanceof EngineSubmitError && e.inDoubt) {
-        this.ctx.log.warn({ jobId, reason: e.message }, 'resubmission outcome unknown; trying again later')
-        return
-      }
-      await store.requeueLostJob(
-        jobId,
-        `resubmission failed: ${(e as Error).message}`,
-        this.ctx.now(),
-        agentId,
-      )
-      return
-    }
-    const { killing: killedMeanwhile } = await store.markSubmitted(jobId, this.ctx.now(), agentId)
-    if (killedMeanwhile.length) await engine.cancel(jobId, killedMeanwhile)
-    this.ctx.log.info({ jobId, files: job.files.length }, 'engine job resubmitted under its own id')
   }
 
-  private async cancelStalled(): Promise<number> {
+  /**
+   * Files killed while their attempt ran in an agent that has since stopped (an engine whose jobs die with
+   * their agent): nothing is left to cancel, only leftovers to remove.
+   */
+  private async confirmKilledWithAgent(members: readonly TransferRecord[]): Promise<void> {
+    const { store, sites, agentId } = this.ctx
+    const killing = members.filter((t) => t.state === 'KILLING')
+    if (killing.length === 0) return
+    for (const t of killing) {
+      await this.ctx.storage
+        .removeAttemptLeftovers(sites.endpoints(t.destination, t.destinationLfn))
+        .catch((e) =>
+          this.ctx.log.warn({ id: t.id, err: (e as Error).message }, 'could not remove a killed attempt'),
+        )
+    }
+    await store.confirmKilled(
+      killing.map((t) => t.id),
+      'Job canceled by the user (its agent had stopped)',
+      this.ctx.now(),
+      agentId,
+    )
+  }
+
+  /**
+   * Step 3. Submitted jobs with no progress for stallTimeout: their files fail (to be retried) and the job
+   * is cancelled at the engine.
+   */
+  private async cancelStalledJobs(): Promise<number> {
     const { store, config, agentId } = this.ctx
     const now = this.ctx.now()
     let n = 0
@@ -172,7 +194,7 @@ export class Reaper {
         limit: config.agent.batchSize,
       })
       for (const job of jobs.filter((j) => j.lastProgressAt < now - config.agent.stallTimeout)) {
-        const members = (await store.engineJobMembers(jobId(job))).filter((t) => t.state === 'SUBMITTED')
+        const members = (await store.engineJobMembers(job.jobId)).filter((t) => t.state === 'SUBMITTED')
         const reason = `TRANSFER [110] no progress from ${engine.name} for ${formatDuration(now - job.lastProgressAt)}; cancelled`
         const outcomes: FileOutcome[] = members.map((t) => ({
           jobId: job.jobId,
@@ -188,8 +210,4 @@ export class Reaper {
     }
     return n
   }
-}
-
-function jobId(job: { jobId: string }): string {
-  return job.jobId
 }

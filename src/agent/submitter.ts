@@ -1,4 +1,3 @@
-import { classify } from '../domain/failures.js'
 import {
   allocateFairShare,
   type FairShareState,
@@ -7,12 +6,10 @@ import {
 } from '../domain/fair-share.js'
 import { effectiveLinkLimit } from '../domain/link-limit.js'
 import { linkKey } from '../domain/transfer.js'
-import { CredentialHoldError, EngineSubmitError, type TransferEngine } from '../engines/types.js'
+import { CredentialHoldError, type TransferEngine } from '../engines/types.js'
 import type { ClaimedJob, Hold, WaitingQueue } from '../store/types.js'
 import type { AgentContext } from './context.js'
-import { buildEngineJob } from './job-builder.js'
-import { submitSeconds } from './metrics.js'
-import { SubmittedMarker } from './submitted-marker.js'
+import { JobHandOver } from './hand-over.js'
 
 function queueKey(q: { user: string; group: string | null; role: string | null }): string {
   return `${q.user}\0${q.group ?? ''}\0${q.role ?? ''}`
@@ -30,10 +27,10 @@ export class Submitter {
   readonly name = 'submitter'
   private readonly fairShare = new Map<string, FairShareState>()
   stopping = false
-  private readonly marker: SubmittedMarker
+  private readonly jobs: JobHandOver
 
   constructor(private readonly ctx: AgentContext) {
-    this.marker = new SubmittedMarker(ctx.store, ctx.agentId, ctx.now)
+    this.jobs = new JobHandOver(ctx)
   }
 
   async run(): Promise<number> {
@@ -140,46 +137,8 @@ export class Submitter {
     return true
   }
 
-  /** Hands one claimed job to its engine (mark before call: its id is already stored). */
-  async submit(engine: TransferEngine, claimed: ClaimedJob, maxActive: number): Promise<void> {
-    const { store, sites, agentId } = this.ctx
-    const { jobId } = claimed
-    this.ctx.busyJobs.add(jobId)
-    try {
-      const { job, rejected } = buildEngineJob(jobId, claimed.transfers, sites, {
-        overwrite: this.ctx.config.local.overwrite,
-        maxActive,
-      })
-      if (rejected.length) await store.rejectSubmission(jobId, rejected, this.ctx.now(), agentId)
-      if (job.files.length === 0) return
-      const endSubmit = submitSeconds.startTimer({ engine: engine.name })
-      try {
-        await engine.submit(job)
-        endSubmit({ result: 'ok' })
-      } catch (e) {
-        endSubmit({ result: 'error' })
-        if (e instanceof EngineSubmitError && e.inDoubt) {
-          // the engine may hold the job: it stays SUBMITTING under its id until the reaper hands it over again
-          this.ctx.log.warn({ jobId, reason: e.message }, 'submit outcome unknown; left to the reaper')
-          return
-        }
-        const retryable = !(e instanceof EngineSubmitError) || e.retryable
-        const reason =
-          e instanceof EngineSubmitError ? e.reason : `TRANSFER [5] submit failed: ${(e as Error).message}`
-        this.ctx.log.warn({ jobId, reason, retryable }, 'engine refused a job')
-        if (retryable) await store.deferSubmission(jobId, reason, this.ctx.now(), agentId)
-        else {
-          const c = classify(reason)
-          const failures = job.files.map((f) => ({ id: f.transferId, class: c.class, reason }))
-          await store.rejectSubmission(jobId, failures, this.ctx.now(), agentId)
-        }
-        return
-      }
-      const killing = await this.marker.mark(jobId)
-      // files killed while the submit call was in flight: the killer only sees submitted jobs
-      if (killing.length) await engine.cancel(jobId, killing)
-    } finally {
-      this.ctx.busyJobs.delete(jobId)
-    }
+  /** Hands one claimed job to its engine (its id is already stored, SUBMITTING). */
+  submit(engine: TransferEngine, claimed: ClaimedJob, maxActive: number): Promise<void> {
+    return this.jobs.handOver({ engine, jobId: claimed.jobId, transfers: claimed.transfers, maxActive })
   }
 }
