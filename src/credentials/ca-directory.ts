@@ -10,7 +10,9 @@ import { readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { type NamespaceRule, parseNamespaces, parseSigningPolicy, policyAllows } from './ca-policy.js'
 import { type Crl, crlSignedBy, parseCrl } from './crl.js'
-import { type Cert, errorText, formatDate, sameName } from './pem.js'
+import { sameName } from './dn.js'
+import { errorText, formatDate } from './messages.js'
+import type { Cert } from './x509.js'
 
 type CrlState = { file: string; crl: Crl } | { file: string; problem: string }
 

@@ -1,171 +1,55 @@
 /**
- * GridSite delegation (docs/fts3-rest.md §4): the server hands out a CSR and keeps its key; the client signs
- * an RFC 3820 proxy for that public key with the user's proxy key and PUTs it back with its own chain.
- * node:crypto cannot issue certificates, so the TBSCertificate is DER-encoded here with node-forge's asn1 and
- * signed with node:crypto (RSA or EC signer keys).
+ * GridSite delegation (docs/fts3-rest.md §4): the server hands out a CSR and keeps its key (csr.ts); the
+ * client signs an RFC 3820 proxy for that public key with the user's proxy key and PUTs it back with its own
+ * chain, which the server checks as FTS does. node:crypto cannot issue certificates, so the TBSCertificate
+ * is built with @peculiar/asn1-x509 and signed with node:crypto (RSA or EC signer keys).
  */
+import { createPrivateKey, createPublicKey, type KeyObject, randomBytes, sign } from 'node:crypto'
+import { AsnConvert, OctetString } from '@peculiar/asn1-schema'
 import {
-  createPrivateKey,
-  createPublicKey,
-  generateKeyPairSync,
-  type KeyObject,
-  randomBytes,
-  sign,
-  verify,
-} from 'node:crypto'
-import forge from 'node-forge'
+  AttributeTypeAndValue,
+  AttributeValue,
+  AuthorityKeyIdentifier,
+  BasicConstraints,
+  Certificate,
+  Extension,
+  Extensions,
+  id_ce_authorityKeyIdentifier,
+  id_ce_basicConstraints,
+  id_ce_keyUsage,
+  KeyIdentifier,
+  KeyUsage,
+  KeyUsageFlags,
+  Name,
+  RelativeDistinguishedName,
+  type SubjectPublicKeyInfo,
+  TBSCertificate,
+  Validity,
+  Version,
+} from '@peculiar/asn1-x509'
 import { AsoError } from '../domain/errors.js'
+import { parseCsr } from './csr.js'
+import { arrayBufferOf, derElements, integerContent, verbatim } from './der.js'
+import { formatCommaDn, OID_CN, sameName } from './dn.js'
+import { errorText, formatDate } from './messages.js'
+import { derToPem, splitPem } from './pem.js'
 import {
-  type Asn1Node,
-  bytesOf,
-  type Cert,
-  childrenOf,
-  derChildren,
-  derToPem,
-  encodeDer,
-  endEntityIndex,
-  errorText,
-  formatCommaDn,
-  formatDate,
-  formatSlashDn,
-  keyIdentifierOf,
-  OID_CN,
   OID_PPL_INDEPENDENT,
   OID_PPL_INHERIT_ALL,
   OID_PPL_LIMITED,
   OID_PROXY_CERT_INFO,
-  oidOf,
-  parseCert,
-  parseDer,
-  parseName,
-  pemBlocks,
-  sameName,
-  signatureHashOf,
-  splitPem,
-} from './pem.js'
-
-const asn1 = forge.asn1
-const { Class, Type } = asn1
-
-// --- DER builders -----------------------------------------------------------------------------------------
-
-const seq = (items: Asn1Node[]) => asn1.create(Class.UNIVERSAL, Type.SEQUENCE, true, items)
-const set = (items: Asn1Node[]) => asn1.create(Class.UNIVERSAL, Type.SET, true, items)
-const oid = (id: string) => asn1.create(Class.UNIVERSAL, Type.OID, false, asn1.oidToDer(id).getBytes())
-const octets = (bytes: Buffer) =>
-  asn1.create(Class.UNIVERSAL, Type.OCTETSTRING, false, bytes.toString('binary'))
-const bits = (bytes: Buffer, unused = 0) =>
-  asn1.create(Class.UNIVERSAL, Type.BITSTRING, false, String.fromCharCode(unused) + bytes.toString('binary'))
-const TRUE = asn1.create(Class.UNIVERSAL, Type.BOOLEAN, false, '\xff')
-const NULL = asn1.create(Class.UNIVERSAL, Type.NULL, false, '')
-
-function integer(n: bigint): Asn1Node {
-  let hex = n.toString(16)
-  if (hex.length % 2) hex = `0${hex}`
-  if (Number.parseInt(hex.slice(0, 2), 16) & 0x80) hex = `00${hex}`
-  return asn1.create(Class.UNIVERSAL, Type.INTEGER, false, Buffer.from(hex, 'hex').toString('binary'))
-}
-
-function time(date: Date): Asn1Node {
-  const year = date.getUTCFullYear()
-  return year >= 1950 && year < 2050
-    ? asn1.create(Class.UNIVERSAL, Type.UTCTIME, false, asn1.dateToUtcTime(date))
-    : asn1.create(Class.UNIVERSAL, Type.GENERALIZEDTIME, false, asn1.dateToGeneralizedTime(date))
-}
-
-function extension(id: string, critical: boolean, value: Asn1Node): Asn1Node {
-  const parts = [oid(id)]
-  if (critical) parts.push(TRUE)
-  parts.push(octets(encodeDer(value)))
-  return seq(parts)
-}
-
-// --- signature algorithms ---------------------------------------------------------------------------------
-
-const OID_SHA256_WITH_RSA = '1.2.840.113549.1.1.11'
-const OID_ECDSA_WITH_SHA256 = '1.2.840.10045.4.3.2'
-
-/** sha256WithRSAEncryption (parameters NULL) for RSA keys, ecdsa-with-SHA256 for EC keys. */
-function signatureAlgorithmFor(key: KeyObject): Asn1Node {
-  if (key.asymmetricKeyType === 'rsa') return seq([oid(OID_SHA256_WITH_RSA), NULL])
-  if (key.asymmetricKeyType === 'ec') return seq([oid(OID_ECDSA_WITH_SHA256)])
-  throw new AsoError(
-    'invalid-request',
-    `cannot sign a proxy with a ${key.asymmetricKeyType ?? 'unknown'} key: only RSA and EC keys are supported`,
-  )
-}
+  ProxyCertInfoValue,
+  ProxyPolicy,
+} from './proxy-cert-info.js'
+import { sha256SignatureAlgorithm } from './signature-algorithms.js'
+import { type Cert, endEntityIndex, keyIdentifierOf, nameBytesOf, parseCert } from './x509.js'
 
 const spkiOf = (key: KeyObject) => key.export({ type: 'spki', format: 'der' })
 
-// --- CSR --------------------------------------------------------------------------------------------------
-
-export interface ParsedCsr {
-  /** the requested subject, slash form (FTS asks for `/O=Dummy`; it is ignored when signing) */
-  subject: string
-  /** SubjectPublicKeyInfo DER, exactly as in the request */
-  spkiDer: Buffer
-  publicKey: KeyObject
+/** An extension holding `value`'s DER; not critical is left out, as DER wants for the default. */
+function extension(extnID: string, critical: boolean, value: object): Extension {
+  return new Extension({ extnID, critical, extnValue: new OctetString(AsnConvert.serialize(value)) })
 }
-
-/** Parses a PKCS#10 request and checks its self-signature. Throws AsoError ('invalid-request'). */
-export function parseCsr(csrPem: string): ParsedCsr {
-  const block = pemBlocks(csrPem).find((b) => /^(NEW )?CERTIFICATE REQUEST$/.test(b.label))
-  if (block === undefined) {
-    throw new AsoError('invalid-request', 'the delegation request is not a PEM certificate request (CSR)')
-  }
-  try {
-    const [infoDer, algorithmDer, signatureDer] = derChildren(block.der)
-    if (infoDer === undefined || algorithmDer === undefined || signatureDer === undefined) {
-      throw new Error('a CSR has three parts')
-    }
-    const infoParts = derChildren(infoDer)
-    const spkiDer = infoParts[2]
-    if (spkiDer === undefined) throw new Error('no public key')
-    const info = childrenOf(parseDer(infoDer), 'CertificationRequestInfo')
-    const subject = formatSlashDn(parseName(info[1]))
-    const publicKey = createPublicKey({ key: spkiDer, format: 'der', type: 'spki' })
-    const algorithm = oidOf(childrenOf(parseDer(algorithmDer), 'signature algorithm')[0])
-    const hash = signatureHashOf(algorithm)
-    if (hash === undefined) throw new Error(`unsupported signature algorithm ${algorithm}`)
-    const signature = bytesOf(parseDer(signatureDer), 'signature').subarray(1)
-    if (!verify(hash, infoDer, publicKey, signature)) throw new Error('its self-signature does not verify')
-    return { subject, spkiDer: Buffer.from(spkiDer), publicKey }
-  } catch (err) {
-    if (err instanceof AsoError) throw err
-    throw new AsoError('invalid-request', `the delegation request (CSR) is not valid: ${errorText(err)}`, {
-      cause: err,
-    })
-  }
-}
-
-/**
- * Server side of step 3 (used by the FTS3 test double): a new RSA key and a PKCS#10 request for it,
- * subject `O=Dummy`, signed with SHA-256. The key is PKCS#1 PEM (`RSA PRIVATE KEY`), as FTS stores it.
- */
-export function makeProxyCsr(options: { bits?: number } = {}): { csrPem: string; keyPem: string } {
-  const { publicKey, privateKey } = generateKeyPairSync('rsa', {
-    modulusLength: options.bits ?? 2048,
-    publicExponent: 65537,
-  })
-  const subject = seq([
-    set([seq([oid('2.5.4.10'), asn1.create(Class.UNIVERSAL, Type.PRINTABLESTRING, false, 'Dummy')])]),
-  ])
-  const info = seq([
-    integer(0n),
-    subject,
-    parseDer(spkiOf(publicKey)),
-    asn1.create(Class.CONTEXT_SPECIFIC, 0, true, []), // attributes: none
-  ])
-  const infoDer = encodeDer(info)
-  const signature = sign('sha256', infoDer, privateKey)
-  const csr = seq([info, seq([oid(OID_SHA256_WITH_RSA), NULL]), bits(signature)])
-  return {
-    csrPem: derToPem(encodeDer(csr), 'CERTIFICATE REQUEST'),
-    keyPem: privateKey.export({ type: 'pkcs1', format: 'pem' }).toString(),
-  }
-}
-
-// --- signing ----------------------------------------------------------------------------------------------
 
 export interface ProxySigner {
   /** the certificate that signs: the user's proxy (or, without a proxy, the user certificate) */
@@ -229,45 +113,54 @@ export function signProxyFromCsr(
   random[0] = random[0]! & 0x7f
   const serial = random.readBigUInt64BE() || 1n
 
-  const tbsParts = derChildren(derChildren(signerCert.der)[0]!)
-  const offset = tbsParts[0]?.[0] === 0xa0 ? 1 : 0
-  const signerSubject = tbsParts[offset + 4]
-  if (signerSubject === undefined) throw new AsoError('invalid-request', 'malformed signing certificate')
-  const subject = seq([
-    ...childrenOf(parseDer(signerSubject), 'subject'),
-    set([seq([oid(OID_CN), asn1.create(Class.UNIVERSAL, Type.PRINTABLESTRING, false, serial.toString())])]),
+  // RFC 3820 §3.1: the proxy's issuer is the signer's subject Name, its bytes copied as they are encoded
+  // there; the proxy's subject is those same RDNs plus one CN.
+  const signerSubject = nameBytesOf(signerCert.der).subject
+  const serialCn = new AttributeTypeAndValue({
+    type: OID_CN,
+    value: new AttributeValue({ printableString: serial.toString() }),
+  })
+  const subject = new Name([
+    ...derElements(signerSubject).map((rdn) => verbatim<RelativeDistinguishedName>(rdn)),
+    new RelativeDistinguishedName([serialCn]),
   ])
-  const keyUsage = bits(Buffer.from([0xa0]), 5) // digitalSignature (bit 0) + keyEncipherment (bit 2)
   const authorityKeyId = signerCert.subjectKeyId
     ? Buffer.from(signerCert.subjectKeyId, 'hex')
     : keyIdentifierOf(signerCert.publicKey)
   // No pCPathLenConstraint of its own: the signer chain's constraints still bind whatever follows it.
-  const proxyCertInfo = seq([seq([oid(policy)])])
-  const signatureAlgorithm = signatureAlgorithmFor(signerKey)
-  const tbs = seq([
-    asn1.create(Class.CONTEXT_SPECIFIC, 0, true, [integer(2n)]), // v3
-    integer(serial),
-    signatureAlgorithm,
-    parseDer(signerSubject), // issuer = the signer's subject, as encoded there
-    seq([time(notBefore), time(notAfter)]),
+  const proxyCertInfo = new ProxyCertInfoValue({ proxyPolicy: new ProxyPolicy({ policyLanguage: policy }) })
+  const signatureAlgorithm = sha256SignatureAlgorithm(signerKey)
+  const tbs = new TBSCertificate({
+    version: Version.v3,
+    serialNumber: integerContent(serial),
+    signature: signatureAlgorithm,
+    issuer: verbatim<Name>(signerSubject),
+    validity: new Validity({ notBefore, notAfter }),
     subject,
-    parseDer(csr.spkiDer),
-    asn1.create(Class.CONTEXT_SPECIFIC, 3, true, [
-      seq([
-        extension('2.5.29.19', true, seq([])), // basicConstraints: CA:FALSE
-        extension('2.5.29.15', true, keyUsage),
-        extension(
-          '2.5.29.35',
-          false,
-          seq([asn1.create(Class.CONTEXT_SPECIFIC, 0, false, authorityKeyId.toString('binary'))]),
-        ),
-        extension(OID_PROXY_CERT_INFO, true, proxyCertInfo),
-      ]),
+    subjectPublicKeyInfo: verbatim<SubjectPublicKeyInfo>(csr.spkiDer),
+    extensions: new Extensions([
+      extension(id_ce_basicConstraints, true, new BasicConstraints()), // CA:FALSE
+      extension(
+        id_ce_keyUsage,
+        true,
+        new KeyUsage(KeyUsageFlags.digitalSignature | KeyUsageFlags.keyEncipherment),
+      ),
+      extension(
+        id_ce_authorityKeyIdentifier,
+        false,
+        new AuthorityKeyIdentifier({ keyIdentifier: new KeyIdentifier(authorityKeyId) }),
+      ),
+      extension(OID_PROXY_CERT_INFO, true, proxyCertInfo),
     ]),
-  ])
-  const tbsDer = encodeDer(tbs)
+  })
+  const tbsDer = new Uint8Array(AsnConvert.serialize(tbs))
   const signature = sign('sha256', tbsDer, signerKey)
-  const certDer = encodeDer(seq([tbs, signatureAlgorithm, bits(signature)]))
+  const certificate = new Certificate({
+    tbsCertificate: verbatim<TBSCertificate>(tbsDer),
+    signatureAlgorithm,
+    signatureValue: arrayBufferOf(signature),
+  })
+  const certDer = Buffer.from(AsnConvert.serialize(certificate))
   return [derToPem(certDer), signerCert.pem, ...chain.map((c) => c.pem)].join('')
 }
 

@@ -1,34 +1,22 @@
+export { makeProxyCsr, type ParsedCsr, parseCsr } from './csr.js'
 export {
   assembleProxyFile,
   checkDelegatedChain,
   type DelegatedChainCheck,
-  makeProxyCsr,
-  type ParsedCsr,
   type ProxySigner,
-  parseCsr,
   signProxyFromCsr,
 } from './delegation.js'
 export {
-  type Cert,
-  type CertExtension,
   type DnAttribute,
-  derToPem,
-  endEntityIndex,
   formatCommaDn,
   formatSlashDn,
   isIssuerPlusOneCn,
-  type KeyUsageName,
-  OID_PROXY_CERT_INFO,
-  type PemBlock,
-  type ProxyCertInfo,
-  parseCert,
-  parseCertBundle,
-  pemBlocks,
   type Rdn,
-  type SplitPem,
   sameName,
-  splitPem,
-} from './pem.js'
+} from './dn.js'
+export type { CertExtension, KeyUsageName } from './extensions.js'
+export { derToPem, type PemBlock, pemBlocks, type SplitPem, splitPem } from './pem.js'
+export { OID_PROXY_CERT_INFO, type ProxyCertInfo } from './proxy-cert-info.js'
 export {
   defaultProxyPath,
   type ProxyInfo,
@@ -37,12 +25,12 @@ export {
   readProxyFile,
   vomsFqansOf,
 } from './proxy-file.js'
+export { loadTrustStore, type TrustStore } from './trust-store.js'
 export {
   type ChainVerification,
-  loadTrustStore,
   peerChain,
-  type TrustStore,
   verifyChain,
   verifyChainSync,
   verifyPeer,
 } from './verify-chain.js'
+export { type Cert, endEntityIndex, parseCert, parseCertBundle } from './x509.js'

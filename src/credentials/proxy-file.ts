@@ -5,20 +5,12 @@
  */
 import { createPrivateKey, createPublicKey } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
-import forge from 'node-forge'
+import { type AsnType as Asn1Block, ObjectIdentifier, Sequence } from 'asn1js'
 import { AsoError } from '../domain/errors.js'
-import {
-  type Asn1Node,
-  bytesOf,
-  type Cert,
-  endEntityIndex,
-  errorText,
-  formatDate,
-  oidOf,
-  parseCert,
-  parseDer,
-  splitPem,
-} from './pem.js'
+import { childrenOf, contentOf, readDer } from './der.js'
+import { errorText, formatDate } from './messages.js'
+import { splitPem } from './pem.js'
+import { type Cert, endEntityIndex, parseCert } from './x509.js'
 
 export interface ProxyInfo {
   /** where it was read from (a file path, or the label given to parseProxyPem) */
@@ -163,7 +155,7 @@ export function vomsFqansOf(cert: Cert): string[] {
   if (ext === undefined) return []
   const fqans: string[] = []
   try {
-    collectVomsAttributes(parseDer(ext.value), fqans, 0)
+    collectVomsAttributes(readDer(ext.value), fqans, 0)
   } catch (err) {
     // A malformed AC sequence carries no usable FQANs; the proxy itself stays usable.
     void err
@@ -172,30 +164,31 @@ export function vomsFqansOf(cert: Cert): string[] {
   return fqans
 }
 
-function collectVomsAttributes(node: Asn1Node, out: string[], depth: number): void {
-  if (!Array.isArray(node.value) || depth > 12) return
-  const [first, second] = node.value
+/**
+ * Finds the VOMS attributes (`SEQUENCE { OID 1.3.6.1.4.1.8005.100.100.4, SET OF IetfAttrSyntax }`) wherever
+ * they sit in the AC sequence, to a bounded depth, with no schema for the ACs around them: FQANs only label
+ * the credential, so a layout an AC schema would refuse still yields them.
+ */
+function collectVomsAttributes(node: Asn1Block, out: string[], depth: number): void {
+  const children = childrenOf(node)
+  if (!node.idBlock.isConstructed || depth > 12) return
+  const [first, second] = children
   const isVomsAttribute =
-    node.type === forge.asn1.Type.SEQUENCE &&
-    first?.type === forge.asn1.Type.OID &&
-    first.tagClass === forge.asn1.Class.UNIVERSAL &&
-    oidOf(first) === OID_VOMS_ATTRIBUTE &&
-    second !== undefined &&
-    Array.isArray(second.value)
+    node instanceof Sequence &&
+    first instanceof ObjectIdentifier &&
+    first.valueBlock.toString() === OID_VOMS_ATTRIBUTE &&
+    second?.idBlock.isConstructed === true
   if (isVomsAttribute) {
     // values: SET OF IetfAttrSyntax ::= SEQUENCE { policyAuthority [0] OPTIONAL, values SEQUENCE OF CHOICE }
-    for (const syntax of second.value as Asn1Node[]) {
-      if (!Array.isArray(syntax.value)) continue
-      const values = syntax.value.find(
-        (v) => v.tagClass === forge.asn1.Class.UNIVERSAL && v.type === forge.asn1.Type.SEQUENCE,
-      )
-      if (values === undefined || !Array.isArray(values.value)) continue
-      for (const v of values.value) {
-        if (typeof v.value === 'string' && v.type !== forge.asn1.Type.OID)
-          out.push(bytesOf(v).toString('utf8'))
+    for (const syntax of childrenOf(second)) {
+      const values = childrenOf(syntax).find((v) => v instanceof Sequence)
+      if (values === undefined) continue
+      for (const v of childrenOf(values)) {
+        const isOid = v.idBlock.tagNumber === 6
+        if (!v.idBlock.isConstructed && !isOid) out.push(contentOf(v).toString('utf8'))
       }
     }
     return
   }
-  for (const child of node.value) collectVomsAttributes(child, out, depth + 1)
+  for (const child of children) collectVomsAttributes(child, out, depth + 1)
 }

@@ -1,10 +1,11 @@
 import { createPrivateKey, createPublicKey } from 'node:crypto'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import tls from 'node:tls'
-import forge from 'node-forge'
+import * as asn1js from 'asn1js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { derElements } from '../../src/credentials/der.js'
 import {
   assembleProxyFile,
   type ChainVerification,
@@ -23,6 +24,7 @@ import {
   verifyChain,
   verifyPeer,
 } from '../../src/credentials/index.js'
+import { nameBytesOf } from '../../src/credentials/x509.js'
 import { AsoError } from '../../src/domain/errors.js'
 import { makeTestPki, openssl, type ProxyCert, type TestPki, type UserCert } from '../support/pki.js'
 
@@ -294,6 +296,43 @@ describe('delegation', () => {
     expect(info.proxyDn).toBe(delegated.subject)
   })
 
+  it("copies the signer's subject Name bytes as the proxy's issuer, and its RDNs into the proxy's subject", async () => {
+    // BMPString and UTF8String values: a re-encoded copy could differ from the signer's own bytes
+    const config = join(dir, 'bmp.cnf')
+    await writeFile(config, '[req]\ndistinguished_name = dn\nstring_mask = default\n[dn]\n')
+    const certPath = join(dir, 'bmp-signer.pem')
+    const keyPath = join(dir, 'bmp-signer.key')
+    const subject = '/DC=org/O=Ünïcödé 日本/CN=signer é'
+    await openssl([
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-utf8',
+      '-config',
+      config,
+      '-subj',
+      subject,
+      '-keyout',
+      keyPath,
+      '-out',
+      certPath,
+    ])
+    const signer = { certPem: await readFile(certPath, 'utf8'), keyPem: await readFile(keyPath, 'utf8') }
+    const body = signProxyFromCsr(makeProxyCsr({ bits: 1024 }).csrPem, signer, HOUR)
+    const [proxy, signerCert] = parseCertBundle(body)
+    expect(signerCert!.subject).toBe(subject)
+    expect(proxy!.issuer).toBe(subject)
+    expect(proxy!.proxyShaped).toBe(true)
+    const proxyNames = nameBytesOf(proxy!.der)
+    const signerSubject = nameBytesOf(signerCert!.der).subject
+    expect(proxyNames.issuer.equals(signerSubject)).toBe(true)
+    expect(derElements(proxyNames.subject).slice(0, -1)).toEqual(derElements(signerSubject))
+  })
+
   it('gives the delegated proxy the asked lifetime when the signer lives longer', () => {
     const { csrPem } = makeProxyCsr({ bits: 1024 })
     const now = new Date()
@@ -349,21 +388,28 @@ describe('delegation', () => {
 
 /** A minimal VOMS AC sequence extension (unsigned: only its structure matters to vomsFqansOf). */
 function fakeVomsExtensionHex(fqans: string[]): string {
-  const a = forge.asn1
-  const seq = (v: forge.asn1.Asn1[]) => a.create(a.Class.UNIVERSAL, a.Type.SEQUENCE, true, v)
-  const oid = (o: string) => a.create(a.Class.UNIVERSAL, a.Type.OID, false, a.oidToDer(o).getBytes())
-  const int = (n: number) => a.create(a.Class.UNIVERSAL, a.Type.INTEGER, false, a.integerToDer(n).getBytes())
-  const octets = (s: string) => a.create(a.Class.UNIVERSAL, a.Type.OCTETSTRING, false, s)
+  const seq = (value: asn1js.BaseBlock[]) => new asn1js.Sequence({ value })
+  const oid = (value: string) => new asn1js.ObjectIdentifier({ value })
+  const int = (value: number) => new asn1js.Integer({ value })
+  const octets = (s: string) => new asn1js.OctetString({ valueHex: Buffer.from(s, 'latin1') })
   const attribute = seq([
     oid('1.3.6.1.4.1.8005.100.100.4'),
-    a.create(a.Class.UNIVERSAL, a.Type.SET, true, [
-      seq([
-        a.create(a.Class.CONTEXT_SPECIFIC, 0, true, [
-          a.create(a.Class.CONTEXT_SPECIFIC, 6, false, 'cms://localhost:15000'),
+    new asn1js.Set({
+      value: [
+        seq([
+          new asn1js.Constructed({
+            idBlock: { tagClass: 3, tagNumber: 0 },
+            value: [
+              new asn1js.Primitive({
+                idBlock: { tagClass: 3, tagNumber: 6 },
+                valueHex: Buffer.from('cms://localhost:15000'),
+              }),
+            ],
+          }),
+          seq(fqans.map(octets)),
         ]),
-        seq(fqans.map(octets)),
-      ]),
-    ]),
+      ],
+    }),
   ])
   const info = seq([
     int(1),
@@ -377,9 +423,9 @@ function fakeVomsExtensionHex(fqans: string[]): string {
   const ac = seq([
     info,
     seq([oid('1.2.840.113549.1.1.11')]),
-    a.create(a.Class.UNIVERSAL, a.Type.BITSTRING, false, '\0'),
+    new asn1js.BitString({ valueHex: new Uint8Array(0) }),
   ])
-  return a.toDer(seq([seq([ac])])).toHex()
+  return Buffer.from(seq([seq([ac])]).toBER()).toString('hex')
 }
 
 describe('readProxyFile', () => {

@@ -5,7 +5,7 @@
  * raw (status, text, JSON when it is JSON): the callers decide which statuses they expect.
  */
 import { Agent, type Dispatcher, request } from 'undici'
-import { loadTrustStore } from '../../credentials/verify-chain.js'
+import { loadTrustStore } from '../../credentials/index.js'
 import { errorMessageOf, Fts3HttpError, unreachable } from './errors.js'
 
 /** Who a call is made as: a proxy chain and its key (TLS client auth), or a bearer token. */

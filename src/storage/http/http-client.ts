@@ -6,8 +6,7 @@
 import { existsSync } from 'node:fs'
 import { readFile, stat } from 'node:fs/promises'
 import { Agent, type Dispatcher, request } from 'undici'
-import { splitPem } from '../../credentials/pem.js'
-import { loadTrustStore } from '../../credentials/verify-chain.js'
+import { loadTrustStore, splitPem } from '../../credentials/index.js'
 import type { TransferCredentials } from '../protocol.js'
 import { StorageError } from '../protocol.js'
 
