@@ -18,6 +18,7 @@ export type { CertExtension, KeyUsageName } from './extensions.js'
 export { derToPem, type PemBlock, pemBlocks, type SplitPem, splitPem } from './pem.js'
 export { OID_PROXY_CERT_INFO, type ProxyCertInfo } from './proxy-cert-info.js'
 export {
+  credentialPath,
   defaultProxyPath,
   type ProxyInfo,
   parseProxyPem,

@@ -41,6 +41,15 @@ export function defaultProxyPath(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 /**
+ * Where a user's credential file lives on a server holding many: `pattern` (e.g.
+ * `/var/lib/aso/proxies/{user}.pem`) with `{user}` replaced; null for a user name that could escape the directory.
+ */
+export function credentialPath(pattern: string, user: string): string | null {
+  if (!/^[A-Za-z0-9._@-]+$/.test(user) || user.startsWith('.')) return null
+  return pattern.replaceAll('{user}', user)
+}
+
+/**
  * Reads and checks a proxy file: certificates present, exactly one key, key matching the first certificate,
  * and (unless `allowExpired`) not expired at `now`. Every failure is an AsoError ('unauthenticated') that
  * names the file and says what to do.

@@ -5,12 +5,11 @@
  */
 import type { AsoConfig } from '../config/schema.js'
 import type { ProblemsResponse } from '../contract/dashboard.js'
-import { readProxyFile } from '../credentials/index.js'
+import { credentialPath, readProxyFile } from '../credentials/index.js'
 import { formatDuration } from '../domain/duration.js'
 import { type FailureClass, hintFor } from '../domain/failures.js'
 import { IN_FLIGHT_STATES, isTerminal } from '../domain/states.js'
 import { linkKey } from '../domain/transfer.js'
-import { credentialPath } from '../engines/fts3/credentials.js'
 import type { SiteCatalog } from '../sites/catalog.js'
 import type { FinishedByLink, Hold, Store } from '../store/types.js'
 import { effectiveLink } from './link-limits.js'

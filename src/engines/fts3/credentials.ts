@@ -6,7 +6,7 @@
  */
 import { readFile, stat } from 'node:fs/promises'
 import { decodeJwt } from 'jose'
-import { type ProxyInfo, readProxyFile } from '../../credentials/index.js'
+import { credentialPath, type ProxyInfo, readProxyFile } from '../../credentials/index.js'
 import { formatDuration } from '../../domain/duration.js'
 import type { ClientAuth } from './client.js'
 
@@ -53,12 +53,6 @@ export interface CredentialSourceOptions {
 const ADVICE = 'make a new one with voms-proxy-init and put it there'
 /** a token used for submission must last at least this (FTS keeps using it while it refreshes its own) */
 const MIN_TOKEN_LIFETIME_MS = 5 * 60_000
-
-/** `pattern` with `{user}` replaced; null for a user name that could escape the directory. */
-export function credentialPath(pattern: string, user: string): string | null {
-  if (!/^[A-Za-z0-9._@-]+$/.test(user) || user.startsWith('.')) return null
-  return pattern.replaceAll('{user}', user)
-}
 
 async function changeTime(path: string): Promise<{ changedAt: number; key: string } | null> {
   try {
