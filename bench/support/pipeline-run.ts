@@ -11,7 +11,8 @@ import type { TransferEngine } from '../../src/engines/types.js'
 import { SiteCatalog } from '../../src/sites/catalog.js'
 import { StorageRegistry } from '../../src/storage/registry.js'
 import { openStore } from '../../src/store/open.js'
-import type { InjectItem, Store } from '../../src/store/types.js'
+import type { InjectItem } from '../../src/store/ops/inject.js'
+import type { Store } from '../../src/store/store.js'
 
 export const BATCH = 1000
 const USERS = 10

@@ -1,13 +1,13 @@
 import { inAnyTempArea } from '../domain/lfn.js'
 import { StorageError } from '../storage/protocol.js'
-import type { AgentContext } from './context.js'
+import type { LoopContext } from './context.js'
 import { forEachLimit } from './parallel.js'
 
 /** Deletes temporary sources: after DONE, and after FAILED/KILLED once the retention passed. Only in temp areas. */
 export class Cleaner {
   readonly name = 'cleaner'
 
-  constructor(private readonly ctx: AgentContext) {}
+  constructor(private readonly ctx: LoopContext<'dueCleanups' | 'recordCleanup'>) {}
 
   async run(): Promise<number> {
     const { store, sites, storage } = this.ctx

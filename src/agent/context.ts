@@ -3,7 +3,7 @@ import type { AsoConfig } from '../config/schema.js'
 import type { TransferEngine } from '../engines/types.js'
 import type { SiteCatalog } from '../sites/catalog.js'
 import type { StorageRegistry } from '../storage/registry.js'
-import type { Store } from '../store/types.js'
+import type { Store } from '../store/store.js'
 
 /** Everything the loops share: they share nothing else (ARCHITECTURE.md section 1). */
 export interface AgentContext {
@@ -25,3 +25,6 @@ export interface AgentContext {
    */
   busyJobs: Set<string>
 }
+
+/** The context of a loop that uses only the store methods `K`: what it may touch of the store is in its type. */
+export type LoopContext<K extends keyof Store> = Omit<AgentContext, 'store'> & { store: Pick<Store, K> }

@@ -1,4 +1,4 @@
-import type { AgentContext } from './context.js'
+import type { LoopContext } from './context.js'
 
 /**
  * Lifts credential holds (ARCHITECTURE.md §4 `holdReason`): once every engine that acts with users' own
@@ -8,7 +8,7 @@ import type { AgentContext } from './context.js'
 export class CredentialWatcher {
   readonly name = 'credential-watcher'
 
-  constructor(private readonly ctx: AgentContext) {}
+  constructor(private readonly ctx: LoopContext<'activeHolds' | 'releaseHolds'>) {}
 
   async run(): Promise<number> {
     const engines = [...this.ctx.engines.values()].filter((e) => e.credentialStatus)

@@ -1,7 +1,7 @@
 import { classify } from '../domain/failures.js'
 import type { TransferRecord } from '../domain/transfer.js'
 import { type EngineJob, EngineSubmitError, type TransferEngine } from '../engines/types.js'
-import type { AgentContext } from './context.js'
+import type { LoopContext } from './context.js'
 import { buildEngineJob } from './job-builder.js'
 import { submitSeconds } from './metrics.js'
 import { SubmittedMarker } from './submitted-marker.js'
@@ -27,10 +27,13 @@ export interface HandOverRequest {
  * after a crash): builds the engine job, calls the engine while the job is marked busy, then records the
  * answer (SUBMITTED, deferred, rejected or requeued) and cancels at the engine what was killed meanwhile.
  */
+/** The store methods a hand-over uses. */
+export type HandOverStore = 'deferSubmission' | 'rejectSubmission' | 'requeueLostJob' | 'markSubmitted'
+
 export class JobHandOver {
   private readonly marker: SubmittedMarker
 
-  constructor(private readonly ctx: AgentContext) {
+  constructor(private readonly ctx: LoopContext<HandOverStore>) {
     this.marker = new SubmittedMarker(ctx.store, ctx.agentId, ctx.now)
   }
 

@@ -1,10 +1,12 @@
-import type { AgentContext } from './context.js'
+import type { LoopContext } from './context.js'
 
 /** Sends cancels to engines for KILLING files and confirms kills whose engine job is gone. */
 export class Killer {
   readonly name = 'killer'
 
-  constructor(private readonly ctx: AgentContext) {}
+  constructor(
+    private readonly ctx: LoopContext<'confirmKilled' | 'getMany' | 'markCancelSent' | 'pendingCancels'>,
+  ) {}
 
   async run(): Promise<number> {
     const { store, agentId } = this.ctx

@@ -10,8 +10,8 @@ import { readFile } from 'node:fs/promises'
 import { request } from 'undici'
 import { backoffDelay } from '../domain/retry-policy.js'
 import { legacySignature, webhookHeaders, webhookKey } from '../domain/webhook-signature.js'
-import type { WebhookAttempt, WebhookDelivery } from '../store/types.js'
-import type { AgentContext } from './context.js'
+import type { WebhookAttempt, WebhookDelivery } from '../store/ops/webhook-outbox.js'
+import type { LoopContext } from './context.js'
 import { webhookDeliveries } from './metrics.js'
 import { forEachLimit } from './parallel.js'
 
@@ -30,7 +30,9 @@ export class Notifier {
   private secret: Promise<Buffer | null> | null = null
   private lastPrune = 0
 
-  constructor(private readonly ctx: AgentContext) {}
+  constructor(
+    private readonly ctx: LoopContext<'dueWebhooks' | 'pruneDeliveredWebhooks' | 'recordWebhookAttempts'>,
+  ) {}
 
   /** The HMAC key, or null when callbacks are not configured (nothing is sent). */
   private secretKey(): Promise<Buffer | null> {

@@ -1,13 +1,15 @@
-import { classify } from '../domain/failures.js'
 import type { TransferEngine } from '../engines/types.js'
-import type { OutcomePolicy } from '../store/types.js'
+import type { OutcomePolicy } from '../store/ops/outcomes.js'
 import type { AgentContext } from './context.js'
 
 /**
  * The policy recordOutcomes applies, from the configuration. For an engine whose jobs live in this agent,
  * outcomes count only for files this agent still holds (a taken-over file's old agent is ignored).
  */
-export function outcomePolicy(ctx: AgentContext, engine?: TransferEngine): OutcomePolicy {
+export function outcomePolicy(
+  ctx: Pick<AgentContext, 'config' | 'now' | 'agentId'>,
+  engine?: TransferEngine,
+): OutcomePolicy {
   const { retry, holds } = ctx.config
   return {
     now: ctx.now(),
@@ -20,7 +22,6 @@ export function outcomePolicy(ctx: AgentContext, engine?: TransferEngine): Outco
     quotaRecheck: holds.quotaRecheck,
     maxHold: holds.maxHold,
     actor: ctx.agentId,
-    classify,
     ...(engine && !engine.jobsOutliveAgent ? { holder: ctx.agentId } : {}),
   }
 }

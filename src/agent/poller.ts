@@ -1,5 +1,5 @@
 import { chunk } from '../store/dialect.js'
-import type { AgentContext } from './context.js'
+import type { LoopContext } from './context.js'
 import { observeOutcomes, pollSeconds } from './metrics.js'
 import { outcomePolicy } from './outcome-policy.js'
 
@@ -7,7 +7,11 @@ import { outcomePolicy } from './outcome-policy.js'
 export class Poller {
   readonly name = 'poller'
 
-  constructor(private readonly ctx: AgentContext) {}
+  constructor(
+    private readonly ctx: LoopContext<
+      'openEngineJobs' | 'recordOutcomes' | 'requeueLostJob' | 'touchEngineJobs'
+    >,
+  ) {}
 
   async run(): Promise<number> {
     const { store, config } = this.ctx

@@ -2,9 +2,9 @@ import { hostname } from 'node:os'
 import { formatDuration } from '../domain/duration.js'
 import type { FileOutcome } from '../domain/outcome.js'
 import type { TransferRecord } from '../domain/transfer.js'
-import type { AgentRow } from '../store/types.js'
-import type { AgentContext } from './context.js'
-import { JobHandOver } from './hand-over.js'
+import type { AgentRow } from '../store/ops/agents.js'
+import type { LoopContext } from './context.js'
+import { type HandOverStore, JobHandOver } from './hand-over.js'
 import { outcomePolicy } from './outcome-policy.js'
 
 /** Whether a process of this host is alive. */
@@ -30,7 +30,18 @@ export class Reaper {
   private readonly jobs: JobHandOver
 
   constructor(
-    private readonly ctx: AgentContext,
+    private readonly ctx: LoopContext<
+      | HandOverStore
+      | 'agents'
+      | 'confirmKilled'
+      | 'engineJobMembers'
+      | 'openEngineJobs'
+      | 'orphanedJobs'
+      | 'recordOutcomes'
+      | 'releaseLeases'
+      | 'stopAgent'
+      | 'takeOverJobs'
+    >,
     /** since when this agent has reached the store without a gap (null: it cannot now) */
     private readonly storeReachableSince: () => number | null = () => 0,
   ) {

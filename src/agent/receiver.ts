@@ -1,6 +1,6 @@
 import type { FileOutcome } from '../domain/outcome.js'
 import type { TransferEngine } from '../engines/types.js'
-import type { AgentContext } from './context.js'
+import type { LoopContext } from './context.js'
 import { observeOutcomes } from './metrics.js'
 import { outcomePolicy } from './outcome-policy.js'
 
@@ -11,7 +11,7 @@ export class Receiver {
   private readonly done: Promise<void>
 
   constructor(
-    private readonly ctx: AgentContext,
+    private readonly ctx: LoopContext<'recordOutcomes'>,
     private readonly engine: TransferEngine,
     private readonly onApplied: (terminal: number) => void,
   ) {

@@ -1,10 +1,10 @@
-import type { AgentContext } from './context.js'
+import type { LoopContext } from './context.js'
 
 /** RETRY → NEW once a file's backoff has passed. */
 export class Retrier {
   readonly name = 'retrier'
 
-  constructor(private readonly ctx: AgentContext) {}
+  constructor(private readonly ctx: LoopContext<'promoteDueRetries'>) {}
 
   async run(): Promise<number> {
     const n = await this.ctx.store.promoteDueRetries(

@@ -1,4 +1,4 @@
-import type { AgentContext } from './context.js'
+import type { LoopContext } from './context.js'
 
 /** How often the pruner looks: buckets are kept for hours (minutes) and weeks (hours), so once a minute is plenty. */
 export const ROLLUP_PRUNE_INTERVAL_MS = 60_000
@@ -10,7 +10,7 @@ export const ROLLUP_PRUNE_INTERVAL_MS = 60_000
 export class RollupPruner {
   readonly name = 'rollup-pruner'
 
-  constructor(private readonly ctx: AgentContext) {}
+  constructor(private readonly ctx: LoopContext<'pruneFinishedBuckets'>) {}
 
   async run(): Promise<number> {
     const deleted = await this.ctx.store.pruneFinishedBuckets(this.ctx.now())

@@ -1,4 +1,4 @@
-import type { Store } from '../store/types.js'
+import type { Store } from '../store/store.js'
 
 interface Waiter {
   jobId: string
@@ -15,7 +15,7 @@ export class SubmittedMarker {
   private scheduled = false
 
   constructor(
-    private readonly store: Store,
+    private readonly store: Pick<Store, 'markSubmitted'>,
     private readonly actor: string,
     private readonly now: () => number,
   ) {}
@@ -36,7 +36,7 @@ export class SubmittedMarker {
     const batch = this.waiting
     this.waiting = []
     try {
-      const result = await this.store.markSubmittedMany(
+      const result = await this.store.markSubmitted(
         batch.map((w) => w.jobId),
         this.now(),
         this.actor,

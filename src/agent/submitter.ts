@@ -7,9 +7,11 @@ import {
 import { effectiveLinkLimit } from '../domain/link-limit.js'
 import { linkKey } from '../domain/transfer.js'
 import { CredentialHoldError, type TransferEngine } from '../engines/types.js'
-import type { ClaimedJob, Hold, WaitingQueue } from '../store/types.js'
-import type { AgentContext } from './context.js'
-import { JobHandOver } from './hand-over.js'
+import type { ClaimedJob } from '../store/ops/claim.js'
+import type { Hold } from '../store/ops/holds.js'
+import type { WaitingQueue } from '../store/ops/queue-reads.js'
+import type { LoopContext } from './context.js'
+import { type HandOverStore, JobHandOver } from './hand-over.js'
 
 function queueKey(q: { user: string; group: string | null; role: string | null }): string {
   return `${q.user}\0${q.group ?? ''}\0${q.role ?? ''}`
@@ -29,7 +31,18 @@ export class Submitter {
   stopping = false
   private readonly jobs: JobHandOver
 
-  constructor(private readonly ctx: AgentContext) {
+  constructor(
+    private readonly ctx: LoopContext<
+      | HandOverStore
+      | 'activeHolds'
+      | 'addHold'
+      | 'claimForSubmission'
+      | 'inFlightByLink'
+      | 'linkSettings'
+      | 'userWeights'
+      | 'waitingQueues'
+    >,
+  ) {
     this.jobs = new JobHandOver(ctx)
   }
 

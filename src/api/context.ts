@@ -1,6 +1,6 @@
 import type { AsoConfig } from '../config/schema.js'
 import type { SiteCatalog } from '../sites/catalog.js'
-import type { Store } from '../store/types.js'
+import type { Store } from '../store/store.js'
 import type { ChangeSignal } from './change-signal.js'
 
 /** What an agent running in the same process offers the API (`aso serve` without --api-only). */

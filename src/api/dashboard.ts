@@ -4,13 +4,6 @@
  * never from a scan of the records. Plain users get their own numbers; operators everyone's, or one user's with ?user=.
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
-import { FAILURE_CLASSES, hintFor } from '../domain/failures.js'
-import { linkMatrixReport } from '../reports/link-matrix.js'
-import { overviewReport, timeseriesReport } from '../reports/overview.js'
-import { problemsReport } from '../reports/problems.js'
-import { callerOf } from './auth/authenticate.js'
-import { ownerScope } from './auth/authorize.js'
-import type { ApiContext } from './context.js'
 import {
   dashboardLinksResponseSchema,
   failureClassesResponseSchema,
@@ -22,6 +15,13 @@ import {
   timeseriesResponseSchema,
 } from '../contract/dashboard.js'
 import { ERROR_RESPONSES } from '../contract/schemas.js'
+import { FAILURE_CLASSES, hintFor } from '../domain/failures.js'
+import { linkMatrixReport } from '../reports/link-matrix.js'
+import { overviewReport, timeseriesReport } from '../reports/overview.js'
+import { problemsReport } from '../reports/problems.js'
+import { callerOf } from './auth/authenticate.js'
+import { ownerScope } from './auth/authorize.js'
+import type { ApiContext } from './context.js'
 
 export const dashboardRoutes: FastifyPluginAsyncZod<ApiContext> = async (app, ctx) => {
   const tags = ['dashboard']

@@ -3,8 +3,8 @@
  * what to do. A 5xx is only for real faults of ours; the client never sees a stack.
  */
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify'
-import { AsoError } from '../domain/errors.js'
 import type { ErrorBody } from '../contract/schemas.js'
+import { AsoError } from '../domain/errors.js'
 
 export function errorBody(code: string, message: string, field?: string): ErrorBody {
   return { error: { code, message, ...(field === undefined ? {} : { field }) } }

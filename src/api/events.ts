@@ -5,11 +5,11 @@
  */
 import { once } from 'node:events'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import { ERROR_RESPONSES, eventsQuerySchema } from '../contract/schemas.js'
 import { AsoError } from '../domain/errors.js'
 import { callerOf } from './auth/authenticate.js'
 import { ownerScope } from './auth/authorize.js'
 import type { ApiContext } from './context.js'
-import { ERROR_RESPONSES, eventsQuerySchema } from '../contract/schemas.js'
 import { API_CSP } from './security-headers.js'
 
 /** Events read per store call; a stream that is behind reads page after page without waiting. */

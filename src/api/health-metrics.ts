@@ -6,10 +6,10 @@
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { Gauge, Registry, register } from 'prom-client'
+import { type HealthResponse, healthResponseSchema } from '../contract/schemas.js'
 import { IN_FLIGHT_STATES } from '../domain/states.js'
 import { linkKey } from '../domain/transfer.js'
 import type { ApiContext } from './context.js'
-import { type HealthResponse, healthResponseSchema } from '../contract/schemas.js'
 
 /** A loop that has not completed a run for this many of its intervals (plus a minute) is not alive. */
 const STALE_INTERVALS = 3

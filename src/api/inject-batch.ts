@@ -12,7 +12,8 @@ import { validateRequest } from '../domain/request.js'
 import { taskOfAnotherUser } from '../domain/task-owner.js'
 import type { SiteCatalog } from '../sites/catalog.js'
 import { requestContext } from '../sites/request-context.js'
-import type { InjectItem, InjectResult, Store } from '../store/types.js'
+import type { InjectItem, InjectResult } from '../store/ops/inject.js'
+import type { Store } from '../store/store.js'
 
 export interface InjectItemResult extends InjectResult {
   /** every problem of a rejected item (`error` is the first) */

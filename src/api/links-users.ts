@@ -1,13 +1,5 @@
 /** `/api/v1/links`, `/users`, `/status` and `/whoami`: the shared picture, scoped to what the caller may see. */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
-import { actsOnAll } from '../domain/identity.js'
-import { IN_FLIGHT_STATES, type TransferState } from '../domain/states.js'
-import { linkKey } from '../domain/transfer.js'
-import { effectiveLink } from '../reports/link-limits.js'
-import { statusReport } from '../reports/status.js'
-import { callerOf } from './auth/authenticate.js'
-import { ownerScope } from './auth/authorize.js'
-import type { ApiContext } from './context.js'
 import {
   ERROR_RESPONSES,
   type LinksResponse,
@@ -18,6 +10,14 @@ import {
   usersResponseSchema,
   whoamiResponseSchema,
 } from '../contract/schemas.js'
+import { actsOnAll } from '../domain/identity.js'
+import { IN_FLIGHT_STATES, type TransferState } from '../domain/states.js'
+import { linkKey } from '../domain/transfer.js'
+import { effectiveLink } from '../reports/link-limits.js'
+import { statusReport } from '../reports/status.js'
+import { callerOf } from './auth/authenticate.js'
+import { ownerScope } from './auth/authorize.js'
+import type { ApiContext } from './context.js'
 
 type StateCounts = Partial<Record<TransferState, number>>
 

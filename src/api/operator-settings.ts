@@ -4,11 +4,6 @@
  * lists those rows (and the kills and retries asked through the API).
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
-import { AsoError } from '../domain/errors.js'
-import { effectiveLink } from '../reports/link-limits.js'
-import { callerOf } from './auth/authenticate.js'
-import { requireOperator } from './auth/authorize.js'
-import type { ApiContext } from './context.js'
 import {
   auditQuerySchema,
   auditResponseSchema,
@@ -20,6 +15,11 @@ import {
   weightResponseSchema,
 } from '../contract/dashboard.js'
 import { ERROR_RESPONSES } from '../contract/schemas.js'
+import { AsoError } from '../domain/errors.js'
+import { effectiveLink } from '../reports/link-limits.js'
+import { callerOf } from './auth/authenticate.js'
+import { requireOperator } from './auth/authorize.js'
+import type { ApiContext } from './context.js'
 
 export const operatorSettingRoutes: FastifyPluginAsyncZod<ApiContext> = async (app, ctx) => {
   const actorOf = (name: string) => `api:${name}`

@@ -11,7 +11,7 @@ import type { Logger } from 'pino'
 import type { AsoConfig } from '../config/schema.js'
 import { AsoError } from '../domain/errors.js'
 import type { SiteCatalog } from '../sites/catalog.js'
-import type { Store } from '../store/types.js'
+import type { Store } from '../store/store.js'
 import { createAuthenticator } from './auth/authenticate.js'
 import { ChangeSignal } from './change-signal.js'
 import {

@@ -1,11 +1,11 @@
 /** `GET /api/v1/tasks`: tasks with their files per state, newest first, from the task rollup (no scan). */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import { type TaskListResponse, taskListQuerySchema, taskListResponseSchema } from '../contract/dashboard.js'
+import { ERROR_RESPONSES } from '../contract/schemas.js'
 import { TRANSFER_STATES } from '../domain/states.js'
 import { callerOf } from './auth/authenticate.js'
 import { ownerScope } from './auth/authorize.js'
 import type { ApiContext } from './context.js'
-import { type TaskListResponse, taskListQuerySchema, taskListResponseSchema } from '../contract/dashboard.js'
-import { ERROR_RESPONSES } from '../contract/schemas.js'
 
 export const taskListRoutes: FastifyPluginAsyncZod<ApiContext> = async (app, ctx) => {
   app.route({

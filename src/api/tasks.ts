@@ -1,10 +1,10 @@
 /** `/api/v1/tasks/{task}`: where a task's files are, and a long-poll until all of them are terminal. */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import { ERROR_RESPONSES, taskParamsSchema, taskSummarySchema, waitQuerySchema } from '../contract/schemas.js'
 import { taskSummary } from '../reports/task.js'
 import { callerOf } from './auth/authenticate.js'
 import { taskScope } from './auth/authorize.js'
 import type { ApiContext } from './context.js'
-import { ERROR_RESPONSES, taskParamsSchema, taskSummarySchema, waitQuerySchema } from '../contract/schemas.js'
 
 export const taskRoutes: FastifyPluginAsyncZod<ApiContext> = async (app, ctx) => {
   app.route({

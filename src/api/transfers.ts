@@ -1,17 +1,6 @@
 /** `/api/v1/transfers`: bulk inject, list, one transfer with its "why", kill and retry. */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
-import { AsoError } from '../domain/errors.js'
-import { actsOnAll, type Identity } from '../domain/identity.js'
-import { MAX_BATCH } from '../domain/request.js'
-import { explainTransfer } from '../reports/explain.js'
-import type { Selector } from '../store/types.js'
-import { callerOf } from './auth/authenticate.js'
-import { assertOwner, ownerScope, taskScope } from './auth/authorize.js'
-import type { ApiContext } from './context.js'
-import { errorBody } from './errors.js'
-import { fitInjectAnswer } from './inject-answer.js'
-import { injectBatch } from './inject-batch.js'
 import {
   ERROR_RESPONSES,
   errorBodySchema,
@@ -26,6 +15,17 @@ import {
   type SelectorBody,
   selectorBodySchema,
 } from '../contract/schemas.js'
+import { AsoError } from '../domain/errors.js'
+import { actsOnAll, type Identity } from '../domain/identity.js'
+import { MAX_BATCH } from '../domain/request.js'
+import { explainTransfer } from '../reports/explain.js'
+import type { Selector } from '../store/ops/kill-retry.js'
+import { callerOf } from './auth/authenticate.js'
+import { assertOwner, ownerScope, taskScope } from './auth/authorize.js'
+import type { ApiContext } from './context.js'
+import { errorBody } from './errors.js'
+import { fitInjectAnswer } from './inject-answer.js'
+import { injectBatch } from './inject-batch.js'
 
 /** The requests of an inject body: a JSON array, or `{"transfers": [...]}`. */
 function requestsOf(body: unknown): unknown[] {

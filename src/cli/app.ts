@@ -6,7 +6,7 @@ import type { Identity } from '../domain/identity.js'
 import { SiteCatalog } from '../sites/catalog.js'
 import { openStore } from '../store/open.js'
 import type { StoreLog } from '../store/postgres/pool.js'
-import type { Store } from '../store/types.js'
+import type { Store } from '../store/store.js'
 
 export interface GlobalOptions {
   config?: string

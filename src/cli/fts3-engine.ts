@@ -2,7 +2,7 @@ import type { AsoConfig } from '../config/schema.js'
 import { AsoError } from '../domain/errors.js'
 import { type EngineLog, Fts3Engine } from '../engines/fts3/engine.js'
 import type { StorageRegistry } from '../storage/registry.js'
-import type { Store } from '../store/types.js'
+import type { Store } from '../store/store.js'
 
 /** Whether the configuration sends any link to FTS. */
 export function usesFts3(config: AsoConfig): boolean {

@@ -3,7 +3,7 @@ import { AsoError } from '../domain/errors.js'
 import { explainTransfer } from '../reports/explain.js'
 import { statusReport } from '../reports/status.js'
 import { taskSummary } from '../reports/task.js'
-import type { Selector } from '../store/types.js'
+import type { Selector } from '../store/ops/kill-retry.js'
 import { type GlobalOptions, localIdentity, openApp } from './app.js'
 import type { Backend } from './backend.js'
 

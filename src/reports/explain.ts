@@ -4,7 +4,8 @@ import { type FailureClass, hintFor } from '../domain/failures.js'
 import { IN_FLIGHT_STATES } from '../domain/states.js'
 import type { TransferRecord } from '../domain/transfer.js'
 import type { SiteCatalog } from '../sites/catalog.js'
-import type { HistoryEvent, Store } from '../store/types.js'
+import type { HistoryEvent } from '../store/ops/transfer-reads.js'
+import type { Store } from '../store/store.js'
 import { effectiveLink } from './link-limits.js'
 
 export interface Explanation {

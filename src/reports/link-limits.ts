@@ -1,7 +1,7 @@
 import { effectiveLinkLimit } from '../domain/link-limit.js'
 import { linkKey } from '../domain/transfer.js'
 import type { SiteCatalog } from '../sites/catalog.js'
-import type { LinkSetting } from '../store/types.js'
+import type { LinkSetting } from '../store/ops/link-settings.js'
 
 /** A link's configuration with its effective limit and pause state (the rule: domain/link-limit.ts). */
 export function effectiveLink(

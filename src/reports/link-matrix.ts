@@ -4,7 +4,7 @@ import { type FailureClass, hintFor } from '../domain/failures.js'
 import { IN_FLIGHT_STATES, type TransferState } from '../domain/states.js'
 import { linkKey } from '../domain/transfer.js'
 import type { SiteCatalog } from '../sites/catalog.js'
-import type { Store } from '../store/types.js'
+import type { Store } from '../store/store.js'
 import { effectiveLink } from './link-limits.js'
 import { lastBuckets, MINUTE_MS, successRate } from './overview.js'
 

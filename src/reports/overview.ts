@@ -1,7 +1,8 @@
 /** The dashboard's overview and time series: counts from the rollup, finished files from the time buckets. */
 import type { OverviewResponse, TimeseriesResponse } from '../contract/dashboard.js'
 import { TRANSFER_STATES, type TransferState } from '../domain/states.js'
-import type { FinishedBucket, Store } from '../store/types.js'
+import type { FinishedBucket } from '../store/ops/finished-reads.js'
+import type { Store } from '../store/store.js'
 
 export const MINUTE_MS = 60_000
 export const HOUR_MS = 3_600_000

@@ -3,6 +3,7 @@
  * indexes that state (queues of NEW files, open engine jobs, RETRY files), each bounded; sites are compared
  * through the time buckets; proxies are read from the files the fts3 engine would use.
  */
+
 import type { AsoConfig } from '../config/schema.js'
 import type { ProblemsResponse } from '../contract/dashboard.js'
 import { credentialPath, readProxyFile } from '../credentials/index.js'
@@ -11,7 +12,9 @@ import { type FailureClass, hintFor } from '../domain/failures.js'
 import { IN_FLIGHT_STATES, isTerminal } from '../domain/states.js'
 import { linkKey } from '../domain/transfer.js'
 import type { SiteCatalog } from '../sites/catalog.js'
-import type { FinishedByLink, Hold, Store } from '../store/types.js'
+import type { FinishedByLink } from '../store/ops/finished-reads.js'
+import type { Hold } from '../store/ops/holds.js'
+import type { Store } from '../store/store.js'
 import { effectiveLink } from './link-limits.js'
 import { HOUR_MS, lastBuckets, MINUTE_MS } from './overview.js'
 

@@ -1,5 +1,6 @@
 import { TRANSFER_STATES, type TransferState } from '../domain/states.js'
-import type { CountRow, Store } from '../store/types.js'
+import type { CountRow } from '../store/ops/transfer-reads.js'
+import type { Store } from '../store/store.js'
 
 export interface StatusReport {
   total: number

@@ -1,5 +1,6 @@
 import { isTerminal, TRANSFER_STATES, type TransferState } from '../domain/states.js'
-import type { Store, TaskFailureReason } from '../store/types.js'
+import type { TaskFailureReason } from '../store/ops/task-reads.js'
+import type { Store } from '../store/store.js'
 
 /** Where a task's files are: what `GET /tasks/{task}`, `aso wait` and a post-job read. */
 export interface TaskSummary {

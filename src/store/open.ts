@@ -1,8 +1,8 @@
+import { DEFAULT_STORE_POLICY, type StorePolicy } from './context.js'
 import { sqliteOps } from './dialect.js'
-import { DEFAULT_STORE_POLICY, KyselyStore } from './kysely-store.js'
 import type { StoreLog } from './postgres/pool.js'
 import { openSqlite } from './sqlite/open.js'
-import type { Store, StorePolicy } from './types.js'
+import { bindStore, type KyselyStore, type Store } from './store.js'
 
 /** Whether a database URL names PostgreSQL. */
 export function isPostgresUrl(url: string): boolean {
@@ -22,7 +22,7 @@ export async function openStore(
     store = await openPostgresStore(url, policy, opts.log ? { log: opts.log } : {})
   } else {
     const file = url.startsWith('sqlite:') ? url.slice('sqlite:'.length) : url
-    store = new KyselyStore(openSqlite(file), sqliteOps, policy)
+    store = bindStore(openSqlite(file), sqliteOps, policy)
   }
   if (opts.migrate !== false) {
     try {

@@ -8,8 +8,8 @@ import type {
   TransferRequest,
   TransferType,
 } from '../domain/transfer.js'
+import type { EngineJobRow } from './ops/engine-jobs.js'
 import type { EngineJobsTable, TransfersTable } from './schema.js'
-import type { EngineJobRow } from './types.js'
 
 export type TransferRow = Selectable<TransfersTable>
 

@@ -17,7 +17,7 @@ import { adler32 } from 'hash-wasm'
 import { afterEach, describe, expect, it } from 'vitest'
 import { allowedEdges, type TransferState } from '../../src/domain/states.js'
 import { openStore } from '../../src/store/open.js'
-import type { HistoryEvent } from '../../src/store/types.js'
+import type { HistoryEvent } from '../../src/store/ops/transfer-reads.js'
 import {
   CLI,
   cliEnv,

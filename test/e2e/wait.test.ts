@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AsoClient } from '../../src/client/client.js'
 import { isTerminal } from '../../src/domain/states.js'
 import { openStore } from '../../src/store/open.js'
-import type { Store } from '../../src/store/types.js'
+import type { Store } from '../../src/store/store.js'
 import { type FileLab, makeFileLab } from '../support/file-sites.js'
 
 const CLI = path.resolve('dist/cli/main.js')

@@ -6,7 +6,7 @@
  */
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { Store } from '../../src/store/types.js'
+import type { Store } from '../../src/store/store.js'
 import { buildTestApp } from '../support/api.js'
 import { makeFileLab } from '../support/file-sites.js'
 

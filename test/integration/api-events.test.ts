@@ -3,8 +3,8 @@
  * transition of its task in order, and one that reconnects with Last-Event-ID misses none and repeats none.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { TransferEvent } from '../../src/contract/schemas.js'
 import { AsoClient } from '../../src/client/client.js'
+import type { TransferEvent } from '../../src/contract/schemas.js'
 import { startTestApi, type TestApi } from '../support/api.js'
 import { type FileLab, makeFileLab } from '../support/file-sites.js'
 

@@ -7,7 +7,7 @@ import fc from 'fast-check'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { transferId } from '../../src/domain/ids.js'
-import type { Store } from '../../src/store/types.js'
+import type { Store } from '../../src/store/store.js'
 import { buildTestApp } from '../support/api.js'
 import { makeFileLab } from '../support/file-sites.js'
 

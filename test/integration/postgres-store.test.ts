@@ -4,12 +4,11 @@
  */
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { classify } from '../../src/domain/failures.js'
 import type { Trx } from '../../src/store/dialect.js'
-import type { KyselyStore } from '../../src/store/kysely-store.js'
 import { openStore } from '../../src/store/open.js'
+import type { OutcomePolicy } from '../../src/store/ops/outcomes.js'
 import type { StoreLog } from '../../src/store/postgres/pool.js'
-import type { OutcomePolicy, Store } from '../../src/store/types.js'
+import type { KyselyStore, Store } from '../../src/store/store.js'
 import { replayLinks } from '../support/link-history.js'
 import { startTestPostgres, type TestPostgres } from '../support/postgres.js'
 import { items } from '../support/requests.js'
@@ -79,7 +78,6 @@ const policy = (now: number): OutcomePolicy => ({
   quotaRecheck: 60_000,
   maxHold: 3_600_000,
   actor: 'test',
-  classify,
 })
 
 describe('PostgreSQL store', () => {
@@ -211,7 +209,7 @@ describe('PostgreSQL store', () => {
               claimedBy.set(t.id, a)
             }
           }
-          await store.markSubmittedMany(
+          await store.markSubmitted(
             jobs.map((j) => j.jobId),
             ++now,
             `agent-${a}`,
@@ -266,7 +264,7 @@ describe('PostgreSQL store', () => {
       now: 3,
       jobIdFor: (sid) => `job-${sid.slice(0, 16)}`,
     })
-    await s0.markSubmittedMany(
+    await s0.markSubmitted(
       jobs.map((j) => j.jobId),
       4,
       'dead',

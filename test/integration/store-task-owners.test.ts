@@ -5,10 +5,10 @@
  */
 import { Migrator } from 'kysely'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
-import type { KyselyStore } from '../../src/store/kysely-store.js'
 import { migrationProvider } from '../../src/store/migrations/index.js'
 import { openStore } from '../../src/store/open.js'
-import type { InjectResult, Store } from '../../src/store/types.js'
+import type { InjectResult } from '../../src/store/ops/inject.js'
+import type { KyselyStore, Store } from '../../src/store/store.js'
 import { items } from '../support/requests.js'
 import { closeStoreFactories, storeFactories } from '../support/stores.js'
 

@@ -5,8 +5,8 @@
  * task, failure classes, the newest event id).
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
-import { classify } from '../../src/domain/failures.js'
-import type { OutcomePolicy, Store } from '../../src/store/types.js'
+import type { OutcomePolicy } from '../../src/store/ops/outcomes.js'
+import type { Store } from '../../src/store/store.js'
 import { items } from '../support/requests.js'
 import { closeStoreFactories, storeFactories } from '../support/stores.js'
 
@@ -18,7 +18,6 @@ const policy = (now: number): OutcomePolicy => ({
   quotaRecheck: 60_000,
   maxHold: 3_600_000,
   actor: 'test',
-  classify,
 })
 
 async function claim(store: Store, now: number) {
@@ -66,7 +65,7 @@ for (const factory of storeFactories()) {
         'agent-1',
       )
 
-      await store.markSubmitted(job!.jobId, 4, 'agent-1')
+      await store.markSubmitted([job!.jobId], 4, 'agent-1')
       const byId = new Map(job!.transfers.map((t) => [t.id, t]))
       const outcome = (i: number, result: 'done' | 'failed', reason: string) => ({
         jobId: job!.jobId,
@@ -152,7 +151,7 @@ for (const factory of storeFactories()) {
       const batch = items(4)
       await store.inject(batch, { now: 1, actor: 'test', maxAttempts: 1 })
       const [job] = await claim(store, 2)
-      await store.markSubmitted(job!.jobId, 3, 'agent-1')
+      await store.markSubmitted([job!.jobId], 3, 'agent-1')
       const attempt = (id: string) => job!.transfers.find((t) => t.id === id)!.attempt
       await store.recordOutcomes(
         batch.slice(0, 3).map((x) => ({

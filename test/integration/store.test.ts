@@ -1,9 +1,9 @@
 import fc from 'fast-check'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
-import { classify } from '../../src/domain/failures.js'
 import type { FileOutcome } from '../../src/domain/outcome.js'
 import { allowedEdges } from '../../src/domain/states.js'
-import type { OutcomePolicy, Store } from '../../src/store/types.js'
+import type { OutcomePolicy } from '../../src/store/ops/outcomes.js'
+import type { Store } from '../../src/store/store.js'
 import { items } from '../support/requests.js'
 import { closeStoreFactories, storeFactories } from '../support/stores.js'
 
@@ -13,7 +13,6 @@ const policy = (now: number): OutcomePolicy => ({
   quotaRecheck: 60_000,
   maxHold: 3_600_000,
   actor: 'test',
-  classify,
 })
 
 const claimAll = (
@@ -84,7 +83,7 @@ for (const factory of storeFactories()) {
       const [item] = items(1)
       await store.inject([item!], { now: 1, actor: 'test', maxAttempts: 3 })
       const [job] = await claimAll(store, 2)
-      await store.markSubmitted(job!.jobId, 3, 'agent-1')
+      await store.markSubmitted([job!.jobId], 3, 'agent-1')
       await store.recordOutcomes(
         [{ jobId: job!.jobId, transferId: item!.id, attempt: 1, result: 'done', reason: 'ok' }],
         policy(4),
@@ -109,7 +108,7 @@ for (const factory of storeFactories()) {
       const [item] = items(1)
       await store.inject([item!], { now: 1, actor: 'test', maxAttempts: 3 })
       const [job] = await claimAll(store, 2)
-      await store.markSubmitted(job!.jobId, 3, 'agent-1')
+      await store.markSubmitted([job!.jobId], 3, 'agent-1')
       const [newer] = items(1, () => ({ jobRetry: 2 }))
       expect((await store.inject([newer!], { now: 4, actor: 'test', maxAttempts: 3 }))[0]!.status).toBe(
         'superseded',
@@ -215,7 +214,7 @@ for (const factory of storeFactories()) {
       const batch = items(4)
       await store.inject(batch, { now: 1, actor: 'test', maxAttempts: 3 })
       const [job] = await claimAll(store, 2, { limit: 2 })
-      await store.markSubmitted(job!.jobId, 3, 'a')
+      await store.markSubmitted([job!.jobId], 3, 'a')
       const killed = await store.kill({ task: 'task1' }, 'killed by test', 4, 'test')
       expect(killed).toEqual({ killed: 2, killing: 2 })
       const cancels = await store.pendingCancels(10)
@@ -240,7 +239,7 @@ for (const factory of storeFactories()) {
       const batch = items(3)
       await store.inject(batch, { now: 1, actor: 'test', maxAttempts: 3 })
       const [job] = await claimAll(store, 2)
-      await store.markSubmitted(job!.jobId, 3, 'agent-1')
+      await store.markSubmitted([job!.jobId], 3, 'agent-1')
       expect(await store.orphanedJobs(['agent-1'], 10)).toEqual([])
       expect(await store.orphanedJobs(['agent-2'], 10)).toEqual([job!.jobId])
       expect(await store.takeOverJobs([job!.jobId], 'agent-2', 4)).toEqual([job!.jobId])
@@ -300,7 +299,7 @@ for (const factory of storeFactories()) {
       const batch = items(7)
       await store.inject(batch, { now: 1, actor: 'test', maxAttempts: 3 })
       const [job] = await claimAll(store, 2, { maxFilesPerJob: 3 })
-      await store.markSubmitted(job!.jobId, 3, 'agent-1')
+      await store.markSubmitted([job!.jobId], 3, 'agent-1')
       const all = await store.eventsSince(0, {}, 1000)
       // 7 injected, 7 claimed (in jobs of 3, 3 and 1), 3 submitted
       expect(all).toHaveLength(7 + 7 + 3)
@@ -379,7 +378,7 @@ for (const factory of storeFactories()) {
                     states: ['SUBMITTING'],
                     limit: 10,
                   })) {
-                    await s.markSubmitted(j.jobId, now, 't')
+                    await s.markSubmitted([j.jobId], now, 't')
                   }
                   break
                 case 'outcome': {

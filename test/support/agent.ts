@@ -9,7 +9,8 @@ import { TERMINAL_STATES, type TransferState } from '../../src/domain/states.js'
 import type { TransferEngine } from '../../src/engines/types.js'
 import { SiteCatalog } from '../../src/sites/catalog.js'
 import { openStore } from '../../src/store/open.js'
-import type { InjectResult, Store } from '../../src/store/types.js'
+import type { InjectResult } from '../../src/store/ops/inject.js'
+import type { Store } from '../../src/store/store.js'
 
 export interface TestAgent {
   agent: Agent

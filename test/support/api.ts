@@ -9,7 +9,7 @@ import { loadConfig } from '../../src/config/load.js'
 import type { AsoConfig } from '../../src/config/schema.js'
 import { SiteCatalog } from '../../src/sites/catalog.js'
 import { openStore } from '../../src/store/open.js'
-import type { Store } from '../../src/store/types.js'
+import type { Store } from '../../src/store/store.js'
 import { startTestAgent, type TestAgent } from './agent.js'
 
 export interface TestApi {

@@ -178,7 +178,7 @@ export async function makeLoopLab(opts: LoopLabOptions = {}): Promise<LoopLab> {
     async submitted(o = {}) {
       const jobs = await claim(o)
       for (const job of jobs) {
-        await store.markSubmitted(job.jobId, clock.now(), o.agentId ?? agentId)
+        await store.markSubmitted([job.jobId], clock.now(), o.agentId ?? agentId)
         engine.held.set(
           job.jobId,
           job.transfers.map((t) => t.id),

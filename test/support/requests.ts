@@ -1,7 +1,7 @@
 import type { Identity } from '../../src/domain/identity.js'
 import { DEFAULT_AREAS } from '../../src/domain/lfn.js'
 import { type RequestContext, validateRequest } from '../../src/domain/request.js'
-import type { InjectItem } from '../../src/store/types.js'
+import type { InjectItem } from '../../src/store/ops/inject.js'
 
 export const ADMIN: Identity = { name: 'ops', role: 'admin', groups: null, vomsRoles: [] }
 

@@ -1,8 +1,9 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import type { StorePolicy } from '../../src/store/context.js'
 import { openStore } from '../../src/store/open.js'
-import type { Store, StorePolicy } from '../../src/store/types.js'
+import type { Store } from '../../src/store/store.js'
 import { startTestPostgres, type TestPostgres } from './postgres.js'
 
 /** A way to get a fresh, migrated store of one dialect: store tests run against each. */

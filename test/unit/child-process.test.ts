@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { killAllChildren, liveChildCount, runChild } from '../../src/storage/child-process.js'
 
 const moduleUrl = pathToFileURL(
-  path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/engines/local/child-process.ts'),
+  path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/storage/child-process.ts'),
 ).href
 
 let dir: string

@@ -5,7 +5,7 @@
 import { AsoError } from '../../domain/errors.js'
 import { actsOnAll, type Identity } from '../../domain/identity.js'
 import type { TransferRecord } from '../../domain/transfer.js'
-import type { Store } from '../../store/types.js'
+import type { Store } from '../../store/store.js'
 
 /**
  * The owner a query must be restricted to: the caller for users (who may name only themselves), the named

@@ -1,5 +1,6 @@
 import { formatDuration } from '../../domain/duration.js'
-import type { AgentRow, HeldJobs, LeaseRow } from '../../store/types.js'
+import type { AgentRow } from '../../store/ops/agents.js'
+import type { HeldJobs, LeaseRow } from '../../store/ops/leases.js'
 import { type GlobalOptions, openApp } from '../app.js'
 import { table } from '../format.js'
 

@@ -1,16 +1,16 @@
 import { AsoError } from '../../domain/errors.js'
-import { KyselyStore } from '../../store/kysely-store.js'
 import { checkSchema, migrateStore, type SchemaReport } from '../../store/migrations/status.js'
+import type { KyselyStore } from '../../store/store.js'
 import { type GlobalOptions, openApp } from '../app.js'
 import { CliExit, EXIT } from '../exit.js'
 
 async function openUnmigrated(opts: GlobalOptions): Promise<{ store: KyselyStore; close(): Promise<void> }> {
   const app = await openApp(opts, { migrate: false })
-  if (!(app.store instanceof KyselyStore)) {
+  if (!('db' in app.store)) {
     await app.close()
     throw new AsoError('internal', 'this store does not support schema management')
   }
-  return { store: app.store, close: () => app.close() }
+  return { store: app.store as KyselyStore, close: () => app.close() }
 }
 
 /** `aso db migrate`: runs the migrations the database has not run yet (agents may keep running). */

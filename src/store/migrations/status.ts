@@ -1,8 +1,8 @@
 import { type Kysely, Migrator, sql } from 'kysely'
 import { sqliteOps } from '../dialect.js'
-import { KyselyStore } from '../kysely-store.js'
 import type { Database } from '../schema.js'
 import { openSqlite } from '../sqlite/open.js'
+import { bindStore, type KyselyStore } from '../store.js'
 import { migrationProvider } from './index.js'
 
 /** Where a database stands against this ASO's migrations and schema. */
@@ -62,7 +62,7 @@ export async function checkSchema(store: KyselyStore): Promise<SchemaReport> {
   }
   if (pending.length > 0) return report
 
-  const reference = new KyselyStore(openSqlite(':memory:'), sqliteOps)
+  const reference = bindStore(openSqlite(':memory:'), sqliteOps)
   try {
     await reference.migrate()
     const want = await shape(reference.db, 'sqlite')

@@ -1,5 +1,5 @@
+import type { StoreContext } from '../context.js'
 import type { Db, Trx } from '../dialect.js'
-import type { AuditEntry } from '../types.js'
 
 /** Records an action (kill, retry, link or weight change) in the audit table. */
 export async function recordAudit(trx: Trx, e: Omit<AuditEntry, 'id'>): Promise<void> {
@@ -35,4 +35,26 @@ export async function auditLog(db: Db, limit: number, before?: number): Promise<
     }
     return { id: Number(r.id), at: Number(r.at), actor: r.actor, action: r.action, target: r.target, detail }
   })
+}
+
+export interface AuditEntry {
+  id: number
+  at: number
+  actor: string
+  action: string
+  target: string
+  detail: unknown
+}
+
+/** The store's door for the audit log of operator actions. */
+export interface AuditOps {
+  recordAudit(entry: Omit<AuditEntry, 'id'>): Promise<void>
+  auditLog(limit: number, before?: number): Promise<AuditEntry[]>
+}
+
+export function auditOps(s: StoreContext): AuditOps {
+  return {
+    recordAudit: (entry) => s.tx((trx) => recordAudit(trx, entry)),
+    auditLog: (limit, before) => auditLog(s.db, limit, before),
+  }
 }

@@ -1,10 +1,11 @@
 import { batchSid } from '../../domain/ids.js'
 import { IN_FLIGHT_STATES } from '../../domain/states.js'
+import type { TransferRecord } from '../../domain/transfer.js'
 import { linkKey } from '../../domain/transfer.js'
+import type { StoreContext } from '../context.js'
 import { chunk, type DialectOps, type Trx } from '../dialect.js'
 import { toRecord } from '../rows.js'
 import { applyCountDeltas, type CountDeltas, transition } from '../transition.js'
-import type { ClaimedJob, ClaimSpec } from '../types.js'
 
 /** Files in flight on a link, from the rollup (bounded: one row per user and state). */
 export async function inFlightOnLink(trx: Trx, source: string, destination: string): Promise<number> {
@@ -106,4 +107,38 @@ export async function claimForSubmission(
   }
   await applyCountDeltas(trx, deltas)
   return jobs
+}
+
+export interface ClaimSpec {
+  source: string
+  destination: string
+  user: string
+  group: string | null
+  role: string | null
+  /** files wanted */
+  limit: number
+  /** the link's limit: the claim never lets in-flight files exceed it */
+  maxActive: number
+  maxFilesPerJob: number
+  engine: string
+  agentId: string
+  now: number
+  /** engine job id for a batch's submission id (precomputed context, so it is synchronous) */
+  jobIdFor(sid: string): string
+}
+
+export interface ClaimedJob {
+  jobId: string
+  transfers: TransferRecord[]
+}
+
+/** The store's door for the submitter's claim. */
+export interface ClaimOps {
+  claimForSubmission(spec: ClaimSpec): Promise<ClaimedJob[]>
+}
+
+export function claimOps(s: StoreContext): ClaimOps {
+  return {
+    claimForSubmission: (spec) => s.tx((trx) => claimForSubmission(trx, s.dialect, spec)),
+  }
 }

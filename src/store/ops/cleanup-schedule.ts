@@ -1,5 +1,5 @@
+import type { StorePolicy } from '../context.js'
 import type { TransferUpdate } from '../transition.js'
-import type { StorePolicy } from '../types.js'
 
 /** Columns that schedule the temporary source's deletion when a record ends in `state`. */
 export function cleanupOnEnd(

@@ -1,7 +1,7 @@
 import type { TransferState } from '../../domain/states.js'
+import type { StoreContext } from '../context.js'
 import { chunk, type Trx } from '../dialect.js'
 import { insertHistory, RETURNED_COLUMNS } from '../transition.js'
-import type { CleanupItem } from '../types.js'
 
 /** Temporary sources whose deletion is due (DONE files at once, FAILED/KILLED after the retention). */
 export async function dueCleanups(trx: Trx, now: number, limit: number): Promise<CleanupItem[]> {
@@ -57,5 +57,30 @@ export async function recordCleanup(
         now,
       )
     }
+  }
+}
+
+export interface CleanupItem {
+  id: string
+  user: string
+  source: string
+  sourceLfn: string
+  state: TransferState
+}
+
+/** The store's door for the cleaner. */
+export interface CleanupOps {
+  dueCleanups(now: number, limit: number): Promise<CleanupItem[]>
+  recordCleanup(
+    results: readonly { id: string; outcome: 'DONE' | 'FAILED' | 'SKIPPED'; reason: string }[],
+    now: number,
+    actor: string,
+  ): Promise<void>
+}
+
+export function cleanupOps(s: StoreContext): CleanupOps {
+  return {
+    dueCleanups: (now, limit) => s.tx((trx) => dueCleanups(trx, now, limit)),
+    recordCleanup: (results, now, actor) => s.tx((trx) => recordCleanup(trx, results, now, actor)),
   }
 }

@@ -3,9 +3,9 @@
  * the pruning of buckets past their retention. Each read is a key range of one bucket table.
  */
 import type { TransferState } from '../../domain/states.js'
+import type { StoreContext } from '../context.js'
 import type { Db, Trx } from '../dialect.js'
 import { HOUR_BUCKET_RETENTION_MS, MINUTE_BUCKET_RETENTION_MS } from '../migrations/0004-dashboard-rollups.js'
-import type { FinishedBucket, FinishedByLink } from '../types.js'
 
 type Span = 'minute' | 'hour'
 
@@ -144,4 +144,49 @@ export async function pruneFinishedBuckets(trx: Trx, now: number): Promise<numbe
     (await pruneTable(trx, 'transfer_hours', 'hour', hours, 86_400_000)) +
     (await pruneTable(trx, 'user_hours', 'hour', hours, 86_400_000))
   )
+}
+
+export interface FinishedBucket {
+  /** the bucket's start, epoch ms */
+  at: number
+  state: TransferState
+  files: number
+  bytes: number
+}
+
+export interface FinishedByLink {
+  source: string
+  destination: string
+  state: TransferState
+  failureClass: string | null
+  files: number
+  bytes: number
+}
+
+/** The store's door for the dashboard's time buckets (rollups only). */
+export interface FinishedReads {
+  /** files that ended per time bucket (minute or hour) and state, in [from, to) */
+  finishedSeries(q: {
+    span: 'minute' | 'hour'
+    from: number
+    to: number
+    user?: string
+  }): Promise<FinishedBucket[]>
+  /** files that ended per link, state and class, in [from, to) (hour buckets: everyone's only) */
+  finishedByLink(q: {
+    span: 'minute' | 'hour'
+    from: number
+    to: number
+    user?: string
+  }): Promise<FinishedByLink[]>
+  /** deletes time buckets past retention (bounded per call); returns rows deleted */
+  pruneFinishedBuckets(now: number): Promise<number>
+}
+
+export function finishedReads(s: StoreContext): FinishedReads {
+  return {
+    finishedSeries: (q) => finishedSeries(s.db, q),
+    finishedByLink: (q) => finishedByLink(s.db, q),
+    pruneFinishedBuckets: (now) => s.tx((trx) => pruneFinishedBuckets(trx, now)),
+  }
 }

@@ -1,8 +1,11 @@
 import type { Insertable } from 'kysely'
+import type { FieldError } from '../../domain/errors.js'
 import { canApply } from '../../domain/states.js'
 import { taskOfAnotherUser } from '../../domain/task-owner.js'
+import type { TransferRequest } from '../../domain/transfer.js'
 import { payloadDifferences, type TransferRecord } from '../../domain/transfer.js'
-import { chunk, type Trx } from '../dialect.js'
+import type { StoreContext } from '../context.js'
+import { chunk, type DialectOps, type Trx } from '../dialect.js'
 import { payloadColumns, requestOf, toRecord } from '../rows.js'
 import type { TransfersTable } from '../schema.js'
 import {
@@ -12,8 +15,8 @@ import {
   type CountDeltas,
   type HistoryRow,
   insertHistory,
+  transition,
 } from '../transition.js'
-import type { InjectItem, InjectOptions, InjectResult } from '../types.js'
 import { claimTaskOwners } from './task-owners.js'
 
 function changedRowOf(r: TransferRecord, seq: number): ChangedRow {
@@ -39,6 +42,7 @@ function changedRowOf(r: TransferRecord, seq: number): ChangedRow {
  */
 export async function inject(
   trx: Trx,
+  dialect: DialectOps,
   items: readonly InjectItem[],
   opts: InjectOptions,
 ): Promise<InjectResult[]> {
@@ -48,12 +52,21 @@ export async function inject(
   const owners = await claimTaskOwners(trx, claims, now)
   const current = new Map<string, TransferRecord>()
   const seqs = new Map<string, number>()
-  for (const ids of chunk([...new Set(items.map((i) => i.id))], 500)) {
-    const rows = await trx.selectFrom('transfers').selectAll().where('id', 'in', ids).execute()
-    for (const r of rows) {
-      current.set(r.id, toRecord(r))
-      seqs.set(r.id, Number(r.seq))
+  const remember = (found: Map<string, Stored>) => {
+    for (const [id, { record, seq }] of found) {
+      current.set(id, record)
+      seqs.set(id, seq)
     }
+  }
+  remember(await readStored(trx, [...new Set(items.map((i) => i.id))], false))
+  if (dialect.name === 'postgres') {
+    // a supersede decides from its record once locked: an outcome or another inject may be moving it right now
+    // (SQLite: the transaction holds the whole database already); identical and new requests need no lock
+    const older = items.filter((i) => {
+      const stored = current.get(i.id)
+      return stored !== undefined && supersedes(i.request, stored)
+    })
+    remember(await readStored(trx, [...new Set(older.map((i) => i.id))], true))
   }
 
   const inserts = new Map<string, Insertable<TransfersTable>>()
@@ -126,10 +139,11 @@ export async function inject(
       results.push({ id, status: 'unchanged' })
       continue
     }
-    if (request.jobRetry > existing.jobRetry && request.user === existing.user) {
-      const next = await supersede(trx, existing, seqs.get(id)!, request, opts, history, deltas)
-      current.set(id, next)
-      results.push({ id, status: 'superseded' })
+    if (supersedes(request, existing)) {
+      const old = { record: existing, seq: seqs.get(id)! }
+      const { record, result } = await supersede(trx, dialect, old, request, opts, deltas)
+      current.set(id, record)
+      results.push(result)
       continue
     }
     if (request.user !== existing.user) {
@@ -176,68 +190,155 @@ function conflict(id: string, diff: string[], against: string): InjectResult {
   }
 }
 
-/** A newer jobRetry of the same destination file: reset to NEW, or cancel the old attempt first. */
-async function supersede(
+interface Stored {
+  record: TransferRecord
+  seq: number
+}
+
+/** The stored records of `ids`; `lock` takes their row locks first, in id order (PostgreSQL only). */
+async function readStored(trx: Trx, ids: readonly string[], lock: boolean): Promise<Map<string, Stored>> {
+  const found = new Map<string, Stored>()
+  for (const part of chunk([...ids].sort(), 500)) {
+    let q = trx.selectFrom('transfers').selectAll().where('id', 'in', part)
+    if (lock) q = q.orderBy('id').forUpdate()
+    for (const r of await q.execute()) found.set(r.id, { record: toRecord(r), seq: Number(r.seq) })
+  }
+  return found
+}
+
+/** Whether `request` is a newer job retry of the stored record, of the same user. */
+function supersedes(request: InjectItem['request'], stored: TransferRecord): boolean {
+  return request.jobRetry > stored.jobRetry && request.user === stored.user
+}
+
+/**
+ * A newer jobRetry of the same destination file. Should the record have moved on since it was read (the
+ * guarded update changes nothing), it is read again under its lock and the supersede tried once more from
+ * where it is now, or answered from it when it is no longer an older job retry.
+ */
+export async function supersede(
   trx: Trx,
-  old: TransferRecord,
-  seq: number,
+  dialect: DialectOps,
+  old: Stored,
   request: InjectItem['request'],
   opts: InjectOptions,
-  history: HistoryRow[],
   deltas: CountDeltas,
-): Promise<TransferRecord> {
-  const { now } = opts
-  const inFlight = canApply('supersedeInFlight', old.state) || old.state === 'KILLING'
-  const to = inFlight ? 'KILLING' : 'NEW'
-  const reason = `superseded by job retry ${request.jobRetry} (was ${old.jobRetry})`
-  const set = {
-    ...payloadColumns(request),
-    state: to,
-    updated_at: now,
-    supersede_pending: inFlight ? 1 : 0,
-    source_cleanup: 'NONE',
-    cleanup_at: null,
-    ...(inFlight
-      ? {}
-      : {
-          attempt: 1,
-          max_attempts: opts.maxAttempts,
-          hold_reason: null,
-          next_attempt_at: null,
-          failure_class: null,
-          failure_reason: null,
-          finished_at: null,
-          publication_state: request.publish ? 'PENDING' : 'NOT_REQUIRED',
-          block_name: null,
-        }),
+): Promise<{ record: TransferRecord; result: InjectResult }> {
+  const id = old.record.id
+  for (let attempt = 1; ; attempt++) {
+    const record = await supersedeFrom(trx, old, request, opts, deltas)
+    if (record) return { record, result: { id, status: 'superseded' } }
+    const fresh = (await readStored(trx, [id], dialect.name === 'postgres')).get(id)
+    if (!fresh) throw new Error(`transfer ${id} vanished during its supersede`)
+    if (attempt === 2 || !supersedes(request, fresh.record))
+      return { record: fresh.record, result: movedOn(request, fresh.record) }
+    old = fresh
   }
-  await trx
-    .updateTable('transfers')
-    .set(set)
-    .where('id', '=', old.id)
-    .where('state', '=', old.state)
-    .execute()
-  if (inFlight && old.engineJobId) {
+}
+
+/** The answer for a request whose record changed while it was applied. */
+function movedOn(request: InjectItem['request'], stored: TransferRecord): InjectResult {
+  if (payloadDifferences(requestOf(stored), request).length === 0)
+    return { id: stored.id, status: 'unchanged' }
+  return {
+    id: stored.id,
+    status: 'rejected',
+    error: {
+      field: 'jobRetry',
+      message: `the stored transfer changed while this request was applied (now ${stored.state}, jobRetry ${stored.jobRetry}); send it again`,
+    },
+  }
+}
+
+/**
+ * One guarded supersede from the record's state: reset to NEW, or cancel the old attempt first (KILLING).
+ * Returns the new record, or null when the record is no longer in that state.
+ */
+async function supersedeFrom(
+  trx: Trx,
+  old: Stored,
+  request: InjectItem['request'],
+  opts: InjectOptions,
+  deltas: CountDeltas,
+): Promise<TransferRecord | null> {
+  const { record } = old
+  const inFlight = canApply('supersedeInFlight', record.state)
+  const [row] = await transition(
+    trx,
+    {
+      event: inFlight ? 'supersedeInFlight' : 'supersede',
+      from: record.state,
+      ids: [record.id],
+      set: {
+        ...payloadColumns(request),
+        supersede_pending: inFlight ? 1 : 0,
+        source_cleanup: 'NONE',
+        cleanup_at: null,
+        ...(inFlight
+          ? {}
+          : {
+              attempt: 1,
+              max_attempts: opts.maxAttempts,
+              hold_reason: null,
+              next_attempt_at: null,
+              failure_class: null,
+              failure_reason: null,
+              finished_at: null,
+              publication_state: request.publish ? 'PENDING' : 'NOT_REQUIRED',
+              block_name: null,
+            }),
+      },
+      // the new payload may move the file to another queue or task: its old place loses it
+      before: new Map([[record.id, changedRowOf(record, old.seq)]]),
+      reason: `superseded by job retry ${request.jobRetry} (was ${record.jobRetry})`,
+      actor: opts.actor,
+      now: opts.now,
+    },
+    deltas,
+    'full',
+  )
+  if (!row) return null
+  if (inFlight && row.engine_job_id) {
     await trx
       .updateTable('engine_jobs')
-      .set({ cancel_requested_at: now })
-      .where('job_id', '=', old.engineJobId)
+      .set({ cancel_requested_at: opts.now })
+      .where('job_id', '=', row.engine_job_id)
       .execute()
   }
-  const before = changedRowOf(old, seq)
-  const after: ChangedRow = {
-    ...before,
-    user: request.user,
-    grp: request.group ?? '',
-    role: request.role ?? '',
-    task: request.task,
-    source: request.source,
-    size: request.size,
-    attempt: inFlight ? old.attempt : 1,
+  return toRecord(row)
+}
+
+/** One validated request to store, with its derived id. */
+export interface InjectItem {
+  id: string
+  request: TransferRequest
+}
+
+export type InjectStatus = 'created' | 'unchanged' | 'superseded' | 'rejected'
+
+export interface InjectResult {
+  id: string | null
+  status: InjectStatus
+  error?: FieldError
+}
+
+/**
+ * How `inject` stores a batch. A task belongs to the user of the first file injected into it (claimed in the
+ * inject transaction): an item of another user in it is rejected with field `task`, naming nothing of it.
+ */
+export interface InjectOptions {
+  now: number
+  actor: string
+  maxAttempts: number
+}
+
+/** The store's door for injection: new files, unchanged repeats, and newer job retries that supersede. */
+export interface InjectOps {
+  inject(items: readonly InjectItem[], opts: InjectOptions): Promise<InjectResult[]>
+}
+
+export function injectOps(s: StoreContext): InjectOps {
+  return {
+    inject: (items, opts) => s.tx((trx) => inject(trx, s.dialect, items, opts)),
   }
-  history.push({ transfer: after, from: old.state, to, reason })
-  addDelta(deltas, before, old.state, -1)
-  addDelta(deltas, after, to, 1)
-  const rec = await trx.selectFrom('transfers').selectAll().where('id', '=', old.id).executeTakeFirstOrThrow()
-  return toRecord(rec)
 }

@@ -1,6 +1,6 @@
+import type { StoreContext, StorePolicy } from '../context.js'
 import type { Trx } from '../dialect.js'
 import { applyCountDeltas, type CountDeltas, transition } from '../transition.js'
-import type { Selector, StorePolicy } from '../types.js'
 import { cleanupOnEnd } from './cleanup-schedule.js'
 import { type FinishedTally, recordFinished, tallyFinished } from './finished-buckets.js'
 import { closeJobIfDone } from './submission.js'
@@ -215,4 +215,40 @@ export async function confirmKilled(
     await closeJobIfDone(trx, jobId, now)
   }
   return killed.length + reset.length
+}
+
+export interface Selector {
+  ids?: readonly string[]
+  task?: string
+  /** restrict to one owner (users act only on their own files) */
+  user?: string
+}
+
+/** The store's door for users' and operators' kills and retries, and the killer's cancels. */
+export interface KillRetryOps {
+  kill(
+    sel: Selector,
+    reason: string,
+    now: number,
+    actor: string,
+  ): Promise<{ killed: number; killing: number }>
+  retry(sel: Selector, now: number, actor: string): Promise<{ retried: number; refused: number }>
+  /** engine jobs with files to cancel (KILLING and the cancel not yet sent) */
+  pendingCancels(
+    limit: number,
+  ): Promise<{ jobId: string; engine: string; agentId: string | null; ids: string[] }[]>
+  markCancelSent(jobId: string, now: number): Promise<void>
+  /** KILLING → KILLED for files whose engine attempt is gone (engine confirmed, or the job is unknown) */
+  confirmKilled(ids: readonly string[], reason: string, now: number, actor: string): Promise<number>
+}
+
+export function killRetryOps(s: StoreContext): KillRetryOps {
+  return {
+    kill: (sel, reason, now, actor) => s.tx((trx) => kill(trx, sel, reason, now, actor, s.policy)),
+    retry: (sel, now, actor) => s.tx((trx) => retry(trx, sel, now, actor)),
+    pendingCancels: (limit) => s.tx((trx) => pendingCancels(trx, limit)),
+    markCancelSent: (jobId, now) => s.tx((trx) => markCancelSent(trx, jobId, now)),
+    confirmKilled: (ids, reason, now, actor) =>
+      s.tx((trx) => confirmKilled(trx, ids, reason, now, actor, s.policy)),
+  }
 }

@@ -1,5 +1,5 @@
+import type { StoreContext } from '../context.js'
 import type { Db, Trx } from '../dialect.js'
-import type { HeldJobs, LeaseRow } from '../types.js'
 
 /**
  * Takes lease `name` for `holder` until `now + ttlMs` when it is free, expired, or already the holder's (then
@@ -60,4 +60,39 @@ export async function heldJobs(db: Db): Promise<HeldJobs[]> {
     out.set(id, h)
   }
   return [...out.values()]
+}
+
+/** A named lease (leader election for singleton loops): held by `holder` until `until`. */
+export interface LeaseRow {
+  name: string
+  holder: string
+  until: number
+}
+
+/** What one agent holds: open engine jobs by state, and their files. */
+export interface HeldJobs {
+  agentId: string | null
+  submitting: number
+  submitted: number
+  files: number
+}
+
+/** The store's door for leases: singleton loops (retrier, cleaner, …) run on one agent at a time. */
+export interface LeaseOps {
+  /** open engine jobs and files per holding agent (`aso agents`) */
+  heldJobs(): Promise<HeldJobs[]>
+  /** Takes or renews lease `name` for `holder` for `ttlMs` if free, expired or already its own; whether held. */
+  acquireLease(name: string, holder: string, ttlMs: number, now: number): Promise<boolean>
+  /** Gives up every lease these holders hold (graceful stop, agents found dead). */
+  releaseLeases(holders: readonly string[]): Promise<number>
+  leases(): Promise<LeaseRow[]>
+}
+
+export function leaseOps(s: StoreContext): LeaseOps {
+  return {
+    heldJobs: () => heldJobs(s.db),
+    acquireLease: (name, holder, ttlMs, now) => s.tx((trx) => acquireLease(trx, name, holder, ttlMs, now)),
+    releaseLeases: (holders) => s.tx((trx) => releaseLeases(trx, holders)),
+    leases: () => leases(s.db),
+  }
 }

@@ -1,9 +1,11 @@
+import { classify } from '../../domain/failures.js'
 import type { FileOutcome } from '../../domain/outcome.js'
+import type { BackoffPolicy } from '../../domain/retry-policy.js'
 import { decideAfterFailure } from '../../domain/retry-policy.js'
-import type { TransferState } from '../../domain/states.js'
+import { TRANSITIONS, type TransferState } from '../../domain/states.js'
+import type { StoreContext, StorePolicy } from '../context.js'
 import { chunk, type Trx } from '../dialect.js'
 import { applyCountDeltas, type CountDeltas, type TransferUpdate, transition } from '../transition.js'
-import type { OutcomePolicy, OutcomeSummary, StorePolicy } from '../types.js'
 import { cleanupOnEnd } from './cleanup-schedule.js'
 import { type FinishedTally, recordFinished, tallyFinished } from './finished-buckets.js'
 import { closeJobIfDone, markSubmittedIds } from './submission.js'
@@ -149,7 +151,7 @@ async function plan(
     }
   }
   // failed
-  const c = policy.classify(o.reason, o.recoverable)
+  const c = classify(o.reason, o.recoverable)
   const failed = (cls: string): Planned => ({
     from,
     event: 'fail',
@@ -205,15 +207,6 @@ async function plan(
     case 'fail':
       return failed(c.class)
   }
-}
-
-const EVENT_TARGET: Record<Planned['event'], TransferState> = {
-  done: 'DONE',
-  retryLater: 'RETRY',
-  fail: 'FAILED',
-  requeue: 'NEW',
-  killed: 'KILLED',
-  supersede: 'NEW',
 }
 
 /** Applies engine outcomes: DONE, RETRY with backoff, FAILED with a class, holds, requeues, kills. */
@@ -308,7 +301,8 @@ export async function recordOutcomes(
       },
       deltas,
     )
-    const to = EVENT_TARGET[p.event]
+    // the transition table says where an event leads; nothing here restates it
+    const to: TransferState = TRANSITIONS[p.event].to
     summary.applied += changed.length
     summary.byState[to] = (summary.byState[to] ?? 0) + changed.length
     if (to === 'DONE' || to === 'FAILED' || to === 'KILLED') {
@@ -342,4 +336,34 @@ export async function recordOutcomes(
     }
   }
   return summary
+}
+
+export interface OutcomePolicy {
+  now: number
+  backoff: BackoffPolicy
+  quotaRecheck: number
+  maxHold: number
+  actor: string
+  /** when set, only files this agent holds take the outcomes (engines whose jobs die with their agent) */
+  holder?: string
+}
+
+export interface OutcomeSummary {
+  applied: number
+  /** outcomes for records that had already moved on (late, duplicate or stale) */
+  ignored: number
+  byState: Partial<Record<TransferState, number>>
+  /** terminal transitions, for notifications */
+  terminal: { id: string; state: TransferState }[]
+}
+
+/** The store's door for what engines report. */
+export interface OutcomeOps {
+  recordOutcomes(outcomes: readonly FileOutcome[], policy: OutcomePolicy): Promise<OutcomeSummary>
+}
+
+export function outcomeOps(s: StoreContext): OutcomeOps {
+  return {
+    recordOutcomes: (outcomes, policy) => s.tx((trx) => recordOutcomes(trx, outcomes, policy, s.policy)),
+  }
 }

@@ -1,4 +1,5 @@
 import type { TransferState } from '../../domain/states.js'
+import type { StoreContext } from '../context.js'
 import { chunk, type Trx } from '../dialect.js'
 import {
   applyCountDeltas,
@@ -123,25 +124,21 @@ export async function takeOverJobs(trx: Trx, jobIds: readonly string[], agentId:
   return taken
 }
 
-/** RETRY → NEW once the backoff has passed: the next attempt. */
-export async function promoteDueRetries(trx: Trx, now: number, limit: number, actor: string) {
-  const due = await trx
-    .selectFrom('transfers')
-    .select('id')
-    .where('state', '=', 'RETRY')
-    .where('next_attempt_at', '<=', now)
-    .orderBy('next_attempt_at')
-    .limit(limit)
-    .execute()
-  if (due.length === 0) return 0
-  const changed = await transition(trx, {
-    event: 'retryDue',
-    from: 'RETRY',
-    ids: due.map((d) => d.id),
-    set: (eb) => ({ attempt: eb('attempt', '+', 1), next_attempt_at: null }),
-    reason: 'backoff over: next attempt',
-    actor,
-    now,
-  })
-  return changed.length
+/** The store's door for work of agents that died, and engine jobs the engine lost. */
+export interface RecoveryOps {
+  /** An engine job the engine no longer knows: its files go back to NEW, no attempt charged. */
+  requeueLostJob(jobId: string, reason: string, now: number, actor: string): Promise<number>
+  /** Moves open engine jobs to `agentId` (guarded by their current holder); returns the job ids taken over. */
+  takeOverJobs(jobIds: readonly string[], agentId: string, now: number): Promise<string[]>
+  /** ids of open engine jobs held by none of `liveAgentIds` (their agent stopped or vanished) */
+  orphanedJobs(liveAgentIds: readonly string[], limit: number): Promise<string[]>
+}
+
+export function recoveryOps(s: StoreContext): RecoveryOps {
+  return {
+    requeueLostJob: (jobId, reason, now, actor) =>
+      s.tx((trx) => requeueLostJob(trx, jobId, reason, now, actor)),
+    takeOverJobs: (jobIds, agentId, now) => s.tx((trx) => takeOverJobs(trx, jobIds, agentId, now)),
+    orphanedJobs: (liveAgentIds, limit) => s.tx((trx) => orphanedJobs(trx, liveAgentIds, limit)),
+  }
 }

@@ -4,9 +4,10 @@
  * partial index), RETRY files (the RETRY index).
  */
 import { sql } from 'kysely'
+import type { StoreContext } from '../context.js'
 import type { Db } from '../dialect.js'
 import { toEngineJobRow } from '../rows.js'
-import type { EngineJobRow, OverdueRetry, QueueAge } from '../types.js'
+import type { EngineJobRow } from './engine-jobs.js'
 
 /** Request priorities (domain/request.ts): the NEW queue index orders by priority first, so each is probed. */
 const PRIORITIES = [1, 2, 3, 4, 5] as const
@@ -150,4 +151,48 @@ export async function overdueRetries(
     failureClass: r.failure_class,
     failureReason: r.failure_reason,
   }))
+}
+
+export interface QueueAge {
+  source: string
+  destination: string
+  user: string
+  group: string | null
+  role: string | null
+  waiting: number
+  /** creation time of its oldest waiting file (null if the rollup ran ahead of a commit) */
+  oldestCreatedAt: number | null
+  /** that file's priority (with the time, its place in the queue index) */
+  oldestPriority: number | null
+}
+
+export interface OverdueRetry {
+  id: string
+  user: string
+  task: string
+  source: string
+  destination: string
+  nextAttemptAt: number
+  failureClass: string | null
+  failureReason: string | null
+}
+
+/** The store's door for what does not move, through the indexes of each state. */
+export interface StuckReads {
+  openEngineJobCount(user?: string): Promise<number>
+  /** every queue with waiting files and when its oldest was injected */
+  queueAges(user?: string): Promise<QueueAge[]>
+  oldestOfQueue(queue: QueueAge): Promise<string | null>
+  stalledEngineJobs(before: number, limit: number, user?: string): Promise<EngineJobRow[]>
+  overdueRetries(before: number, limit: number, user?: string): Promise<OverdueRetry[]>
+}
+
+export function stuckReads(s: StoreContext): StuckReads {
+  return {
+    openEngineJobCount: (user) => openEngineJobCount(s.db, user),
+    queueAges: (user) => queueAges(s.db, user),
+    oldestOfQueue: (queue) => oldestOfQueue(s.db, queue),
+    stalledEngineJobs: (before, limit, user) => stalledEngineJobs(s.db, before, limit, user),
+    overdueRetries: (before, limit, user) => overdueRetries(s.db, before, limit, user),
+  }
 }

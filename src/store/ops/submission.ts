@@ -1,7 +1,7 @@
 import type { FailureClass } from '../../domain/failures.js'
+import type { StoreContext, StorePolicy } from '../context.js'
 import type { Trx } from '../dialect.js'
 import { applyCountDeltas, type CountDeltas, transition } from '../transition.js'
-import type { StorePolicy } from '../types.js'
 import { cleanupOnEnd } from './cleanup-schedule.js'
 import { type FinishedTally, recordFinished, tallyFinished } from './finished-buckets.js'
 import { enqueueTerminalNotifications } from './webhook-outbox.js'
@@ -161,4 +161,36 @@ export async function closeJobIfDone(trx: Trx, jobId: string, now: number): Prom
   if (open) return false
   await closeJob(trx, jobId, 'FINISHED', now)
   return true
+}
+
+/** The store's door for the end of a submit call. */
+export interface SubmissionOps {
+  /**
+   * SUBMITTING → SUBMITTED for these engine jobs, in one transaction (submits end in bursts); per job, the ids
+   * killed meanwhile (KILLING), to cancel at the engine
+   */
+  markSubmitted(
+    jobIds: readonly string[],
+    now: number,
+    actor: string,
+  ): Promise<Map<string, { submitted: number; killing: string[] }>>
+  /** SUBMITTING → NEW without charging an attempt (5xx, timeout) */
+  deferSubmission(jobId: string, reason: string, now: number, actor: string): Promise<number>
+  /** SUBMITTING → FAILED with a class (refused for good, no PFN) */
+  rejectSubmission(
+    jobId: string,
+    failures: { id: string; class: FailureClass; reason: string }[],
+    now: number,
+    actor: string,
+  ): Promise<number>
+}
+
+export function submissionOps(s: StoreContext): SubmissionOps {
+  return {
+    markSubmitted: (jobIds, now, actor) => s.tx((trx) => markSubmittedMany(trx, jobIds, now, actor)),
+    deferSubmission: (jobId, reason, now, actor) =>
+      s.tx((trx) => deferSubmission(trx, jobId, reason, now, actor)),
+    rejectSubmission: (jobId, failures, now, actor) =>
+      s.tx((trx) => rejectSubmission(trx, jobId, failures, now, actor, s.policy)),
+  }
 }

@@ -1,7 +1,8 @@
 import { sql } from 'kysely'
 import { AsoError } from '../../domain/errors.js'
+import type { TransferState } from '../../domain/states.js'
+import type { StoreContext } from '../context.js'
 import type { Db } from '../dialect.js'
-import type { TaskListFilter, TaskProgress } from '../types.js'
 
 const LIVE_SUM = sql<number>`n_new + n_submitting + n_submitted + n_retry + n_killing`
 const ALL_SUM = sql<number>`n_new + n_submitting + n_submitted + n_retry + n_killing + n_done + n_failed + n_killed`
@@ -62,5 +63,34 @@ export async function taskList(
       bytes: { total: Number(r.bytes), done: Number(r.done_bytes) },
     })),
     next,
+  }
+}
+
+export interface TaskListFilter {
+  user?: string
+  task?: string
+  /** part of the task name, any case */
+  q?: string
+  /** active: files not yet terminal; complete: all terminal; failed: some FAILED or KILLED */
+  status?: 'active' | 'complete' | 'failed'
+  cursor?: string
+  limit: number
+}
+
+export interface TaskProgress {
+  task: string
+  user: string
+  states: Record<TransferState, number>
+  bytes: { total: number; done: number }
+}
+
+/** The store's door for the task list. */
+export interface TaskListReads {
+  taskList(filter: TaskListFilter): Promise<{ items: TaskProgress[]; next: string | null }>
+}
+
+export function taskListReads(s: StoreContext): TaskListReads {
+  return {
+    taskList: (filter) => taskList(s.db, filter),
   }
 }

@@ -1,3 +1,4 @@
+import type { StoreContext } from '../context.js'
 import { chunk, type Db, type Trx } from '../dialect.js'
 
 /**
@@ -46,4 +47,16 @@ export async function taskOwners(db: Db, tasks: readonly string[]): Promise<Map<
     for (const r of rows) owners.set(r.task, r.user)
   }
   return owners
+}
+
+/** The store's door for who owns a task. */
+export interface TaskOwnerReads {
+  /** the owner of each of these tasks that has one (the user who first injected into it) */
+  taskOwners(tasks: readonly string[]): Promise<Map<string, string>>
+}
+
+export function taskOwnerReads(s: StoreContext): TaskOwnerReads {
+  return {
+    taskOwners: (tasks) => taskOwners(s.db, tasks),
+  }
 }

@@ -1,5 +1,6 @@
 import { sql } from 'kysely'
 import type { TransferState } from '../../domain/states.js'
+import type { StoreContext } from '../context.js'
 import type { Db, DialectName } from '../dialect.js'
 
 /**
@@ -76,4 +77,32 @@ export async function failureClassCounts(db: Db) {
     for (const r of rows) out.push({ state, failureClass: r.failure_class ?? 'unknown', n: Number(r.n) })
   }
   return out
+}
+
+export interface TaskFailureReason {
+  state: TransferState
+  failureClass: string | null
+  reason: string
+  n: number
+}
+
+/** The store's door for what the API and notifications read of a task. */
+export interface TaskReads {
+  /** the distinct callback URLs of `user`'s files of a task (null: files without one), at most `limit` */
+  taskCallbackUrls(task: string, user: string, limit: number): Promise<(string | null)[]>
+  /** each distinct failure reason of a task's FAILED, KILLED and RETRY files, with its count, most frequent first */
+  taskFailureReasons(task: string, user: string | undefined, limit: number): Promise<TaskFailureReason[]>
+  /** the newest history event id (0 if none): where a live event stream starts */
+  latestEventId(): Promise<number>
+  /** FAILED and RETRY files per failure class */
+  failureClassCounts(): Promise<{ state: TransferState; failureClass: string; n: number }[]>
+}
+
+export function taskReads(s: StoreContext): TaskReads {
+  return {
+    taskCallbackUrls: (task, user, limit) => taskCallbackUrls(s.db, task, user, limit),
+    taskFailureReasons: (task, user, limit) => taskFailureReasons(s.db, task, user, limit),
+    latestEventId: () => latestEventId(s.db, s.dialect.name),
+    failureClassCounts: () => failureClassCounts(s.db),
+  }
 }

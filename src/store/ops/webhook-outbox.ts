@@ -1,7 +1,7 @@
 import { type FailureClass, hintFor } from '../../domain/failures.js'
 import { TERMINAL_STATES } from '../../domain/states.js'
+import type { StoreContext } from '../context.js'
 import { chunk, type Trx } from '../dialect.js'
-import type { WebhookAttempt, WebhookDelivery } from '../types.js'
 
 /** The body POSTed to a callback URL when a file reaches a terminal state. */
 export interface WebhookPayload {
@@ -195,4 +195,47 @@ export async function webhookBacklog(trx: Trx): Promise<{ pending: number; faile
     .execute()
   const n = (s: string) => Number(rows.find((r) => r.state === s)?.n ?? 0)
   return { pending: n('PENDING'), failed: n('FAILED') }
+}
+
+/** One webhook notification to send: the body is fixed when the terminal state is recorded. */
+export interface WebhookDelivery {
+  id: number
+  /** the event's `webhook-id`: the same on every attempt, never given to another event */
+  messageId: string
+  transferId: string
+  user: string
+  task: string
+  url: string
+  payload: string
+  /** attempts made before this one */
+  attempts: number
+}
+
+export interface WebhookAttempt {
+  id: number
+  outcome: 'delivered' | 'retry' | 'failed'
+  /** for `retry` */
+  nextAttemptAt?: number
+  error?: string
+}
+
+/** The store's door for the webhook outbox. */
+export interface WebhookOps {
+  /** webhook notifications due now, claimed for `leaseMs` */
+  dueWebhooks(now: number, limit: number, leaseMs: number): Promise<WebhookDelivery[]>
+  recordWebhookAttempts(results: readonly WebhookAttempt[], now: number): Promise<void>
+  /** deletes delivered notifications written before `before` */
+  pruneDeliveredWebhooks(before: number): Promise<number>
+  webhookBacklog(): Promise<{ pending: number; failed: number }>
+}
+
+export function webhookOps(s: StoreContext): WebhookOps {
+  return {
+    dueWebhooks: (now, limit, leaseMs) => s.tx((trx) => dueWebhooks(trx, now, limit, leaseMs)),
+    recordWebhookAttempts: async (results, now) => {
+      if (results.length) await s.tx((trx) => recordWebhookAttempts(trx, results, now))
+    },
+    pruneDeliveredWebhooks: (before) => s.tx((trx) => pruneDeliveredWebhooks(trx, before)),
+    webhookBacklog: () => s.tx((trx) => webhookBacklog(trx)),
+  }
 }

@@ -1,8 +1,8 @@
 import { Kysely, PostgresDialect } from 'kysely'
+import type { StorePolicy } from '../context.js'
 import { postgresOps } from '../dialect.js'
-import { KyselyStore } from '../kysely-store.js'
 import type { Database } from '../schema.js'
-import type { StorePolicy } from '../types.js'
+import { bindStore, type KyselyStore } from '../store.js'
 import { ReconnectingPool, type StoreLog, stderrLog } from './pool.js'
 
 /** Opens the store on PostgreSQL (`postgres://user@host:port/db`); checks the server answers. Not migrated. */
@@ -13,7 +13,7 @@ export async function openPostgresStore(
 ): Promise<KyselyStore> {
   const pool = new ReconnectingPool(url, opts.log ?? stderrLog, { max: opts.maxConnections })
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
-  const store = new KyselyStore(db, postgresOps, policy)
+  const store = bindStore(db, postgresOps, policy)
   try {
     await store.ping()
   } catch (e) {

@@ -1,11 +1,10 @@
 import { sql } from 'kysely'
 import { AsoError } from '../../domain/errors.js'
-import { IN_FLIGHT_STATES, type TransferState } from '../../domain/states.js'
+import type { TransferState } from '../../domain/states.js'
 import type { TransferRecord } from '../../domain/transfer.js'
-import { linkKey } from '../../domain/transfer.js'
+import type { StoreContext } from '../context.js'
 import { chunk, type Db, type DialectName } from '../dialect.js'
-import { toEngineJobRow, toRecord } from '../rows.js'
-import type { CountRow, EngineJobRow, HistoryEvent, ListFilter, WaitingQueue } from '../types.js'
+import { toRecord } from '../rows.js'
 
 export async function get(db: Db, id: string): Promise<TransferRecord | undefined> {
   const row = await db.selectFrom('transfers').selectAll().where('id', '=', id).executeTakeFirst()
@@ -162,82 +161,70 @@ export async function taskCounts(db: Db, task: string, user?: string) {
   }))
 }
 
-/** Files of the same queue that go before this one: higher priority, or same priority and older. */
-export async function queuePosition(db: Db, r: TransferRecord): Promise<number> {
-  const row = await db
-    .selectFrom('transfers')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .where('state', '=', 'NEW')
-    .where('source', '=', r.source)
-    .where('destination', '=', r.destination)
-    .where('user', '=', r.user)
-    .where('grp', '=', r.group ?? '')
-    .where('role', '=', r.role ?? '')
-    .where((eb) =>
-      eb.or([
-        eb('priority', '>', r.priority),
-        eb.and([eb('priority', '=', r.priority), eb('created_at', '<', r.createdAt)]),
-        eb.and([eb('priority', '=', r.priority), eb('created_at', '=', r.createdAt), eb('id', '<', r.id)]),
-      ]),
-    )
-    .executeTakeFirst()
-  return Number(row?.n ?? 0)
+export interface CountRow {
+  source: string
+  destination: string
+  user: string
+  state: TransferState
+  n: number
+  bytes: number
 }
 
-export async function waitingQueues(db: Db): Promise<WaitingQueue[]> {
-  const rows = await db
-    .selectFrom('transfer_counts')
-    .select(['source', 'destination', 'user', 'grp', 'role', 'n'])
-    .where('state', '=', 'NEW')
-    .where('n', '>', 0)
-    .execute()
-  return rows.map((r) => ({
-    source: r.source,
-    destination: r.destination,
-    user: r.user,
-    group: r.grp === '' ? null : r.grp,
-    role: r.role === '' ? null : r.role,
-    waiting: Number(r.n),
-  }))
+export interface HistoryEvent {
+  id: number
+  at: number
+  transferId: string
+  user: string
+  task: string
+  from: TransferState | null
+  to: TransferState
+  reason: string
+  attempt: number
+  engineJobId: string | null
+  actor: string
 }
 
-export async function inFlightByLink(db: Db): Promise<Map<string, number>> {
-  const rows = await db
-    .selectFrom('transfer_counts')
-    .select((eb) => ['source', 'destination', eb.fn.sum<number>('n').as('n')])
-    .where('state', 'in', IN_FLIGHT_STATES as string[])
-    .groupBy(['source', 'destination'])
-    .execute()
-  return new Map(rows.map((r) => [linkKey(r.source, r.destination), Number(r.n)]))
+export interface ListFilter {
+  user?: string
+  task?: string
+  state?: TransferState
+  source?: string
+  destination?: string
+  failureClass?: string
+  updatedSince?: number
+  /** opaque cursor returned by the previous page */
+  cursor?: string
+  limit: number
 }
 
-export async function openEngineJobs(
-  db: Db,
-  opts: {
-    engine: string
-    agentId?: string
-    states: ('SUBMITTING' | 'SUBMITTED')[]
-    polledBefore?: number
-    limit: number
-  },
-): Promise<EngineJobRow[]> {
-  let q = db
-    .selectFrom('engine_jobs')
-    .selectAll()
-    .where('state', 'in', opts.states)
-    .where('engine', '=', opts.engine)
-  if (opts.agentId !== undefined) q = q.where('agent_id', '=', opts.agentId)
-  if (opts.polledBefore !== undefined) q = q.where('last_polled_at', '<', opts.polledBefore)
-  const rows = await q.orderBy('last_polled_at').limit(opts.limit).execute()
-  return rows.map(toEngineJobRow)
+/** The store's door for records, their history and counts. */
+export interface TransferReads {
+  get(id: string): Promise<TransferRecord | undefined>
+  /** in store order, not the order of `ids` */
+  getMany(ids: readonly string[]): Promise<TransferRecord[]>
+  history(id: string): Promise<HistoryEvent[]>
+  /** History rows after the event `afterId` (0: from the start), in commit order, only rows no later commit can precede: resuming from the id of the last event received never skips one. Pass that last id back: on PostgreSQL ids are unique but not increasing along the stream (it follows the writing transactions). */
+  eventsSince(
+    afterId: number,
+    filter: { user?: string; task?: string },
+    limit: number,
+  ): Promise<HistoryEvent[]>
+  list(filter: ListFilter): Promise<{ items: TransferRecord[]; next: string | null }>
+  counts(filter?: { user?: string }): Promise<CountRow[]>
+  taskCounts(
+    task: string,
+    user?: string,
+  ): Promise<{ state: TransferState; failureClass: string | null; n: number; bytes: number }[]>
 }
 
-export async function engineJobMembers(db: Db, jobId: string): Promise<TransferRecord[]> {
-  const rows = await db
-    .selectFrom('transfers')
-    .selectAll()
-    .where('engine_job_id', '=', jobId)
-    .where('state', 'in', IN_FLIGHT_STATES as string[])
-    .execute()
-  return rows.map(toRecord)
+export function transferReads(s: StoreContext): TransferReads {
+  return {
+    get: (id) => get(s.db, id),
+    getMany: (ids) => getMany(s.db, ids),
+    history: (id) => history(s.db, id),
+    eventsSince: (afterId, filter, limit) => eventsSince(s.db, s.dialect.name, afterId, filter, limit),
+    list: (filter) => list(s.db, filter),
+    counts: (filter) => counts(s.db, filter),
+    taskCounts: (task, user) => taskCounts(s.db, task, user),
+  }
 }

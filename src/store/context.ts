@@ -1,0 +1,43 @@
+/**
+ * What every store operation is bound to: the database, its dialect's differences, the clean-up policy, and
+ * `tx`, the one way an operation opens its transaction.
+ */
+import type { Kysely } from 'kysely'
+import type { DialectOps, Trx } from './dialect.js'
+import type { Database } from './schema.js'
+
+/** Clean-up policy the store applies when a record ends (from `cleanup:` in aso.yaml). */
+export interface StorePolicy {
+  deleteSourceOnDone: boolean
+  /** FAILED and KILLED sources are kept this long for a retry before the cleaner deletes them */
+  tempRetention: number
+}
+
+export const DEFAULT_STORE_POLICY: StorePolicy = { deleteSourceOnDone: true, tempRetention: 14 * 86_400_000 }
+
+export interface StoreContext {
+  readonly db: Kysely<Database>
+  readonly dialect: DialectOps
+  readonly policy: StorePolicy
+  /** Runs `fn` in a transaction; one the database aborted as a deadlock victim runs again (a few times). */
+  tx<T>(fn: (trx: Trx) => Promise<T>): Promise<T>
+}
+
+export function storeContext(db: Kysely<Database>, dialect: DialectOps, policy: StorePolicy): StoreContext {
+  return {
+    db,
+    dialect,
+    policy,
+    async tx<T>(fn: (trx: Trx) => Promise<T>): Promise<T> {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await db.transaction().execute(fn)
+        } catch (e) {
+          if (attempt >= 5 || !dialect.retryable(e)) throw e
+          // a short random pause, so the two sides of a deadlock do not meet again
+          await new Promise((r) => setTimeout(r, Math.random() * 20 * attempt))
+        }
+      }
+    },
+  }
+}
