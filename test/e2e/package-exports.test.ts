@@ -35,7 +35,9 @@ describe('package exports', () => {
     expect(await load('aso/credentials')).toEqual(
       expect.arrayContaining(['parseCert', 'verifyPeer', 'loadTrustStore', 'signProxyFromCsr']),
     )
-    expect(await load('aso/contract')).toEqual(expect.arrayContaining(['injectBodySchema', 'errorBodySchema']))
+    expect(await load('aso/contract')).toEqual(
+      expect.arrayContaining(['injectBodySchema', 'errorBodySchema']),
+    )
     expect(await load('aso/domain/failures')).toEqual(expect.arrayContaining(['classify']))
     for (const d of ['storage/index', 'credentials/index', 'contract/index', 'domain/failures']) {
       expect(existsSync(path.join(root, 'dist', `${d}.d.ts`)), `${d}.d.ts`).toBe(true)

@@ -6,12 +6,12 @@ import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Trx } from '../../src/store/dialect.js'
 import { openStore } from '../../src/store/open.js'
-import type { OutcomePolicy } from '../../src/store/ops/outcomes.js'
 import type { StoreLog } from '../../src/store/postgres/pool.js'
 import type { KyselyStore, Store } from '../../src/store/store.js'
 import { replayLinks } from '../support/link-history.js'
 import { startTestPostgres, type TestPostgres } from '../support/postgres.js'
 import { items } from '../support/requests.js'
+import { testOutcomePolicy } from '../support/stores.js'
 
 let server: TestPostgres
 let databases = 0
@@ -72,13 +72,7 @@ async function insertEvent(trx: Trx, tag: string): Promise<number> {
   return Number(row.id)
 }
 
-const policy = (now: number): OutcomePolicy => ({
-  now,
-  backoff: { initialMs: 1000, factor: 2, maxMs: 10_000, jitter: 0 },
-  quotaRecheck: 60_000,
-  maxHold: 3_600_000,
-  actor: 'test',
-})
+const policy = testOutcomePolicy
 
 describe('PostgreSQL store', () => {
   it('streams events in commit order: a row with a lower id that commits later is never skipped', async () => {

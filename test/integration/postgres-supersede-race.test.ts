@@ -10,26 +10,25 @@ import { postgresOps, sqliteOps } from '../../src/store/dialect.js'
 import { openStore } from '../../src/store/open.js'
 import type { ClaimedJob } from '../../src/store/ops/claim.js'
 import { type InjectItem, supersede } from '../../src/store/ops/inject.js'
-import type { OutcomePolicy } from '../../src/store/ops/outcomes.js'
 import type { StoreLog } from '../../src/store/postgres/pool.js'
 import { toRecord } from '../../src/store/rows.js'
 import type { KyselyStore } from '../../src/store/store.js'
 import { TASK_STATE_COLUMNS } from '../../src/store/task-rollup.js'
 import { applyCountDeltas, type CountDeltas } from '../../src/store/transition.js'
 import { items } from '../support/requests.js'
-import { closeStoreFactories, postgresFactory, type StoreFactory, sqliteFactory } from '../support/stores.js'
+import {
+  closeStoreFactories,
+  postgresFactory,
+  type StoreFactory,
+  sqliteFactory,
+  testOutcomePolicy,
+} from '../support/stores.js'
 
 const quiet: StoreLog = { warn() {}, info() {} }
 const FILES = 12
 const ROUNDS = 8
 
-const policy = (now: number): OutcomePolicy => ({
-  now,
-  backoff: { initialMs: 1000, factor: 2, maxMs: 10_000, jitter: 0 },
-  quotaRecheck: 60_000,
-  maxHold: 3_600_000,
-  actor: 'engine',
-})
+const policy = (now: number) => testOutcomePolicy(now, 'engine')
 
 /** The files of one round: new destinations each round, jobRetry 0, or the superseding jobRetry 1. */
 function roundItems(round: number, jobRetry: number): InjectItem[] {

@@ -5,20 +5,13 @@
  * task, failure classes, the newest event id).
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
-import type { OutcomePolicy } from '../../src/store/ops/outcomes.js'
 import type { Store } from '../../src/store/store.js'
 import { items } from '../support/requests.js'
-import { closeStoreFactories, storeFactories } from '../support/stores.js'
+import { closeStoreFactories, storeFactories, testOutcomePolicy } from '../support/stores.js'
 
 const HOOK = 'https://hooks.example.org/aso'
 
-const policy = (now: number): OutcomePolicy => ({
-  now,
-  backoff: { initialMs: 1000, factor: 2, maxMs: 10_000, jitter: 0 },
-  quotaRecheck: 60_000,
-  maxHold: 3_600_000,
-  actor: 'test',
-})
+const policy = testOutcomePolicy
 
 async function claim(store: Store, now: number) {
   return store.claimForSubmission({

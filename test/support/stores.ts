@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import type { StorePolicy } from '../../src/store/context.js'
 import { openStore } from '../../src/store/open.js'
+import type { OutcomePolicy } from '../../src/store/ops/outcomes.js'
 import type { Store } from '../../src/store/store.js'
 import { startTestPostgres, type TestPostgres } from './postgres.js'
 
@@ -73,3 +74,12 @@ export async function closeStoreFactories(): Promise<void> {
 export function storeFactories(): StoreFactory[] {
   return [sqliteFactory, postgresFactory]
 }
+
+/** The outcome policy store tests apply: 1 s backoff doubling to 10 s, no jitter, a minute's quota recheck. */
+export const testOutcomePolicy = (now: number, actor = 'test'): OutcomePolicy => ({
+  now,
+  backoff: { initialMs: 1000, factor: 2, maxMs: 10_000, jitter: 0 },
+  quotaRecheck: 60_000,
+  maxHold: 3_600_000,
+  actor,
+})
