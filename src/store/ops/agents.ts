@@ -1,6 +1,16 @@
 import type { StoreContext } from '../context.js'
 import type { Db, Trx } from '../dialect.js'
 
+export interface AgentRow {
+  id: string
+  host: string
+  pid: number
+  startedAt: number
+  heartbeatAt: number
+  loops: Record<string, number>
+  stoppedAt: number | null
+}
+
 /**
  * Records an agent's heartbeat. Returns false when the agent was declared dead (its row is stopped): it must
  * stop at once, since another agent may already own its work (fencing).
@@ -50,16 +60,6 @@ export async function agents(trx: Trx): Promise<AgentRow[]> {
     loops: JSON.parse(r.loops) as Record<string, number>,
     stoppedAt: r.stopped_at === null ? null : Number(r.stopped_at),
   }))
-}
-
-export interface AgentRow {
-  id: string
-  host: string
-  pid: number
-  startedAt: number
-  heartbeatAt: number
-  loops: Record<string, number>
-  stoppedAt: number | null
 }
 
 /** Marks an agent stopped (a graceful stop): its leases and jobs are free at once. */

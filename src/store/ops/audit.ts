@@ -1,6 +1,15 @@
 import type { StoreContext } from '../context.js'
 import type { Db, Trx } from '../dialect.js'
 
+export interface AuditEntry {
+  id: number
+  at: number
+  actor: string
+  action: string
+  target: string
+  detail: unknown
+}
+
 /** Records an action (kill, retry, link or weight change) in the audit table. */
 export async function recordAudit(trx: Trx, e: Omit<AuditEntry, 'id'>): Promise<void> {
   await trx
@@ -35,15 +44,6 @@ export async function auditLog(db: Db, limit: number, before?: number): Promise<
     }
     return { id: Number(r.id), at: Number(r.at), actor: r.actor, action: r.action, target: r.target, detail }
   })
-}
-
-export interface AuditEntry {
-  id: number
-  at: number
-  actor: string
-  action: string
-  target: string
-  detail: unknown
 }
 
 /** The store's door for the audit log of operator actions. */

@@ -7,6 +7,29 @@ import { chunk, type DialectOps, type Trx } from '../dialect.js'
 import { toRecord } from '../rows.js'
 import { applyCountDeltas, type CountDeltas, transition } from '../transition.js'
 
+export interface ClaimSpec {
+  source: string
+  destination: string
+  user: string
+  group: string | null
+  role: string | null
+  /** files wanted */
+  limit: number
+  /** the link's limit: the claim never lets in-flight files exceed it */
+  maxActive: number
+  maxFilesPerJob: number
+  engine: string
+  agentId: string
+  now: number
+  /** engine job id for a batch's submission id (precomputed context, so it is synchronous) */
+  jobIdFor(sid: string): string
+}
+
+export interface ClaimedJob {
+  jobId: string
+  transfers: TransferRecord[]
+}
+
 /** Files in flight on a link, from the rollup (bounded: one row per user and state). */
 export async function inFlightOnLink(trx: Trx, source: string, destination: string): Promise<number> {
   const row = await trx
@@ -107,29 +130,6 @@ export async function claimForSubmission(
   }
   await applyCountDeltas(trx, deltas)
   return jobs
-}
-
-export interface ClaimSpec {
-  source: string
-  destination: string
-  user: string
-  group: string | null
-  role: string | null
-  /** files wanted */
-  limit: number
-  /** the link's limit: the claim never lets in-flight files exceed it */
-  maxActive: number
-  maxFilesPerJob: number
-  engine: string
-  agentId: string
-  now: number
-  /** engine job id for a batch's submission id (precomputed context, so it is synchronous) */
-  jobIdFor(sid: string): string
-}
-
-export interface ClaimedJob {
-  jobId: string
-  transfers: TransferRecord[]
 }
 
 /** The store's door for the submitter's claim. */

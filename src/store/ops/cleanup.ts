@@ -3,6 +3,14 @@ import type { StoreContext } from '../context.js'
 import { chunk, type Trx } from '../dialect.js'
 import { insertHistory, RETURNED_COLUMNS } from '../transition.js'
 
+export interface CleanupItem {
+  id: string
+  user: string
+  source: string
+  sourceLfn: string
+  state: TransferState
+}
+
 /** Temporary sources whose deletion is due (DONE files at once, FAILED/KILLED after the retention). */
 export async function dueCleanups(trx: Trx, now: number, limit: number): Promise<CleanupItem[]> {
   const rows = await trx
@@ -58,14 +66,6 @@ export async function recordCleanup(
       )
     }
   }
-}
-
-export interface CleanupItem {
-  id: string
-  user: string
-  source: string
-  sourceLfn: string
-  state: TransferState
 }
 
 /** The store's door for the cleaner. */

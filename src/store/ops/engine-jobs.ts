@@ -4,6 +4,25 @@ import type { StoreContext } from '../context.js'
 import type { Db, Trx } from '../dialect.js'
 import { toEngineJobRow, toRecord } from '../rows.js'
 
+export interface EngineJobRow {
+  jobId: string
+  engine: string
+  agentId: string | null
+  user: string
+  group: string | null
+  role: string | null
+  source: string
+  destination: string
+  state: 'SUBMITTING' | 'SUBMITTED' | 'FINISHED' | 'LOST'
+  files: number
+  createdAt: number
+  submittedAt: number | null
+  lastPolledAt: number
+  lastProgressAt: number
+  cancelRequestedAt: number | null
+  cancelSentAt: number | null
+}
+
 export async function openEngineJobs(
   db: Db,
   opts: {
@@ -33,25 +52,6 @@ export async function engineJobMembers(db: Db, jobId: string): Promise<TransferR
     .where('state', 'in', IN_FLIGHT_STATES as string[])
     .execute()
   return rows.map(toRecord)
-}
-
-export interface EngineJobRow {
-  jobId: string
-  engine: string
-  agentId: string | null
-  user: string
-  group: string | null
-  role: string | null
-  source: string
-  destination: string
-  state: 'SUBMITTING' | 'SUBMITTED' | 'FINISHED' | 'LOST'
-  files: number
-  createdAt: number
-  submittedAt: number | null
-  lastPolledAt: number
-  lastProgressAt: number
-  cancelRequestedAt: number | null
-  cancelSentAt: number | null
 }
 
 export async function touchEngineJobs(

@@ -7,6 +7,23 @@ import type { StoreContext } from '../context.js'
 import type { Db, Trx } from '../dialect.js'
 import { HOUR_BUCKET_RETENTION_MS, MINUTE_BUCKET_RETENTION_MS } from '../migrations/0004-dashboard-rollups.js'
 
+export interface FinishedBucket {
+  /** the bucket's start, epoch ms */
+  at: number
+  state: TransferState
+  files: number
+  bytes: number
+}
+
+export interface FinishedByLink {
+  source: string
+  destination: string
+  state: TransferState
+  failureClass: string | null
+  files: number
+  bytes: number
+}
+
 type Span = 'minute' | 'hour'
 
 /** Files that ended per bucket and state in [from, to), optionally one user's. */
@@ -144,23 +161,6 @@ export async function pruneFinishedBuckets(trx: Trx, now: number): Promise<numbe
     (await pruneTable(trx, 'transfer_hours', 'hour', hours, 86_400_000)) +
     (await pruneTable(trx, 'user_hours', 'hour', hours, 86_400_000))
   )
-}
-
-export interface FinishedBucket {
-  /** the bucket's start, epoch ms */
-  at: number
-  state: TransferState
-  files: number
-  bytes: number
-}
-
-export interface FinishedByLink {
-  source: string
-  destination: string
-  state: TransferState
-  failureClass: string | null
-  files: number
-  bytes: number
 }
 
 /** The store's door for the dashboard's time buckets (rollups only). */

@@ -2,6 +2,16 @@ import type { StoreContext } from '../context.js'
 import type { Trx } from '../dialect.js'
 import { recordAudit } from './audit.js'
 
+export interface Hold {
+  id: number
+  user: string
+  site: string
+  class: string
+  reason: string
+  since: number
+  until: number
+}
+
 export async function activeHolds(trx: Trx, now: number): Promise<Hold[]> {
   const rows = await trx
     .selectFrom('holds')
@@ -51,16 +61,6 @@ export async function releaseHolds(
   const n = Number(r.numUpdatedRows)
   if (n) await recordAudit(trx, { at: now, actor, action: 'release-hold', target: sel.user, detail: sel })
   return n
-}
-
-export interface Hold {
-  id: number
-  user: string
-  site: string
-  class: string
-  reason: string
-  since: number
-  until: number
 }
 
 /** The store's door for holds: a user's files to one site wait (credential, quota) instead of failing. */

@@ -19,6 +19,30 @@ import {
 } from '../transition.js'
 import { claimTaskOwners } from './task-owners.js'
 
+/** One validated request to store, with its derived id. */
+export interface InjectItem {
+  id: string
+  request: TransferRequest
+}
+
+export type InjectStatus = 'created' | 'unchanged' | 'superseded' | 'rejected'
+
+export interface InjectResult {
+  id: string | null
+  status: InjectStatus
+  error?: FieldError
+}
+
+/**
+ * How `inject` stores a batch. A task belongs to the user of the first file injected into it (claimed in the
+ * inject transaction): an item of another user in it is rejected with field `task`, naming nothing of it.
+ */
+export interface InjectOptions {
+  now: number
+  actor: string
+  maxAttempts: number
+}
+
 function changedRowOf(r: TransferRecord, seq: number): ChangedRow {
   return {
     seq,
@@ -306,30 +330,6 @@ async function supersedeFrom(
       .execute()
   }
   return toRecord(row)
-}
-
-/** One validated request to store, with its derived id. */
-export interface InjectItem {
-  id: string
-  request: TransferRequest
-}
-
-export type InjectStatus = 'created' | 'unchanged' | 'superseded' | 'rejected'
-
-export interface InjectResult {
-  id: string | null
-  status: InjectStatus
-  error?: FieldError
-}
-
-/**
- * How `inject` stores a batch. A task belongs to the user of the first file injected into it (claimed in the
- * inject transaction): an item of another user in it is rejected with field `task`, naming nothing of it.
- */
-export interface InjectOptions {
-  now: number
-  actor: string
-  maxAttempts: number
 }
 
 /** The store's door for injection: new files, unchanged repeats, and newer job retries that supersede. */

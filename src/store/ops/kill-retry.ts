@@ -6,6 +6,13 @@ import { type FinishedTally, recordFinished, tallyFinished } from './finished-bu
 import { closeJobIfDone } from './submission.js'
 import { enqueueTerminalNotifications } from './webhook-outbox.js'
 
+export interface Selector {
+  ids?: readonly string[]
+  task?: string
+  /** restrict to one owner (users act only on their own files) */
+  user?: string
+}
+
 /** Ids and states of the records a selector names (bounded by the caller's id list or one task). */
 async function select(trx: Trx, sel: Selector, states: string[]) {
   if (!sel.ids && !sel.task) throw new Error('a selector needs ids or a task')
@@ -215,13 +222,6 @@ export async function confirmKilled(
     await closeJobIfDone(trx, jobId, now)
   }
   return killed.length + reset.length
-}
-
-export interface Selector {
-  ids?: readonly string[]
-  task?: string
-  /** restrict to one owner (users act only on their own files) */
-  user?: string
 }
 
 /** The store's door for users' and operators' kills and retries, and the killer's cancels. */

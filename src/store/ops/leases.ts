@@ -1,6 +1,21 @@
 import type { StoreContext } from '../context.js'
 import type { Db, Trx } from '../dialect.js'
 
+/** A named lease (leader election for singleton loops): held by `holder` until `until`. */
+export interface LeaseRow {
+  name: string
+  holder: string
+  until: number
+}
+
+/** What one agent holds: open engine jobs by state, and their files. */
+export interface HeldJobs {
+  agentId: string | null
+  submitting: number
+  submitted: number
+  files: number
+}
+
 /**
  * Takes lease `name` for `holder` until `now + ttlMs` when it is free, expired, or already the holder's (then
  * it is renewed); one guarded upsert, so of agents asking at once exactly one gets it. Returns whether
@@ -60,21 +75,6 @@ export async function heldJobs(db: Db): Promise<HeldJobs[]> {
     out.set(id, h)
   }
   return [...out.values()]
-}
-
-/** A named lease (leader election for singleton loops): held by `holder` until `until`. */
-export interface LeaseRow {
-  name: string
-  holder: string
-  until: number
-}
-
-/** What one agent holds: open engine jobs by state, and their files. */
-export interface HeldJobs {
-  agentId: string | null
-  submitting: number
-  submitted: number
-  files: number
 }
 
 /** The store's door for leases: singleton loops (retrier, cleaner, …) run on one agent at a time. */

@@ -2,6 +2,12 @@ import type { StoreContext } from '../context.js'
 import type { Trx } from '../dialect.js'
 import { recordAudit } from './audit.js'
 
+export interface LinkSetting {
+  link: string
+  maxActive: number | null
+  paused: boolean
+}
+
 export async function linkSettings(trx: Trx): Promise<LinkSetting[]> {
   const rows = await trx.selectFrom('link_settings').selectAll().execute()
   return rows.map((r) => ({
@@ -32,12 +38,6 @@ export async function setLinkSetting(
     .onConflict((oc) => oc.column('link').doUpdateSet(row))
     .execute()
   await recordAudit(trx, { at: now, actor, action: 'link-setting', target: link, detail: change })
-}
-
-export interface LinkSetting {
-  link: string
-  maxActive: number | null
-  paused: boolean
 }
 
 /** The store's door for operators' link overrides (limit, pause). */

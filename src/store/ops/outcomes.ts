@@ -11,6 +11,25 @@ import { type FinishedTally, recordFinished, tallyFinished } from './finished-bu
 import { closeJobIfDone, markSubmittedIds } from './submission.js'
 import { enqueueTerminalNotifications } from './webhook-outbox.js'
 
+export interface OutcomePolicy {
+  now: number
+  backoff: BackoffPolicy
+  quotaRecheck: number
+  maxHold: number
+  actor: string
+  /** when set, only files this agent holds take the outcomes (engines whose jobs die with their agent) */
+  holder?: string
+}
+
+export interface OutcomeSummary {
+  applied: number
+  /** outcomes for records that had already moved on (late, duplicate or stale) */
+  ignored: number
+  byState: Partial<Record<TransferState, number>>
+  /** terminal transitions, for notifications */
+  terminal: { id: string; state: TransferState }[]
+}
+
 interface Current {
   id: string
   state: string
@@ -336,25 +355,6 @@ export async function recordOutcomes(
     }
   }
   return summary
-}
-
-export interface OutcomePolicy {
-  now: number
-  backoff: BackoffPolicy
-  quotaRecheck: number
-  maxHold: number
-  actor: string
-  /** when set, only files this agent holds take the outcomes (engines whose jobs die with their agent) */
-  holder?: string
-}
-
-export interface OutcomeSummary {
-  applied: number
-  /** outcomes for records that had already moved on (late, duplicate or stale) */
-  ignored: number
-  byState: Partial<Record<TransferState, number>>
-  /** terminal transitions, for notifications */
-  terminal: { id: string; state: TransferState }[]
 }
 
 /** The store's door for what engines report. */

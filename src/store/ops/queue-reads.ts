@@ -4,6 +4,16 @@ import { linkKey } from '../../domain/transfer.js'
 import type { StoreContext } from '../context.js'
 import type { Db } from '../dialect.js'
 
+/** Files of one user (and group, role) waiting on one link. */
+export interface WaitingQueue {
+  source: string
+  destination: string
+  user: string
+  group: string | null
+  role: string | null
+  waiting: number
+}
+
 /** Files of the same queue that go before this one: higher priority, or same priority and older. */
 export async function queuePosition(db: Db, r: TransferRecord): Promise<number> {
   const row = await db
@@ -51,16 +61,6 @@ export async function inFlightByLink(db: Db): Promise<Map<string, number>> {
     .groupBy(['source', 'destination'])
     .execute()
   return new Map(rows.map((r) => [linkKey(r.source, r.destination), Number(r.n)]))
-}
-
-/** Files of one user (and group, role) waiting on one link. */
-export interface WaitingQueue {
-  source: string
-  destination: string
-  user: string
-  group: string | null
-  role: string | null
-  waiting: number
 }
 
 /** The store's door for what waits on which link: the submitter's view and a file's place in its queue. */

@@ -9,6 +9,30 @@ import type { Db } from '../dialect.js'
 import { toEngineJobRow } from '../rows.js'
 import type { EngineJobRow } from './engine-jobs.js'
 
+export interface QueueAge {
+  source: string
+  destination: string
+  user: string
+  group: string | null
+  role: string | null
+  waiting: number
+  /** creation time of its oldest waiting file (null if the rollup ran ahead of a commit) */
+  oldestCreatedAt: number | null
+  /** that file's priority (with the time, its place in the queue index) */
+  oldestPriority: number | null
+}
+
+export interface OverdueRetry {
+  id: string
+  user: string
+  task: string
+  source: string
+  destination: string
+  nextAttemptAt: number
+  failureClass: string | null
+  failureReason: string | null
+}
+
 /** Request priorities (domain/request.ts): the NEW queue index orders by priority first, so each is probed. */
 const PRIORITIES = [1, 2, 3, 4, 5] as const
 
@@ -151,30 +175,6 @@ export async function overdueRetries(
     failureClass: r.failure_class,
     failureReason: r.failure_reason,
   }))
-}
-
-export interface QueueAge {
-  source: string
-  destination: string
-  user: string
-  group: string | null
-  role: string | null
-  waiting: number
-  /** creation time of its oldest waiting file (null if the rollup ran ahead of a commit) */
-  oldestCreatedAt: number | null
-  /** that file's priority (with the time, its place in the queue index) */
-  oldestPriority: number | null
-}
-
-export interface OverdueRetry {
-  id: string
-  user: string
-  task: string
-  source: string
-  destination: string
-  nextAttemptAt: number
-  failureClass: string | null
-  failureReason: string | null
 }
 
 /** The store's door for what does not move, through the indexes of each state. */

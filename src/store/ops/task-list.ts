@@ -4,6 +4,24 @@ import type { TransferState } from '../../domain/states.js'
 import type { StoreContext } from '../context.js'
 import type { Db } from '../dialect.js'
 
+export interface TaskListFilter {
+  user?: string
+  task?: string
+  /** part of the task name, any case */
+  q?: string
+  /** active: files not yet terminal; complete: all terminal; failed: some FAILED or KILLED */
+  status?: 'active' | 'complete' | 'failed'
+  cursor?: string
+  limit: number
+}
+
+export interface TaskProgress {
+  task: string
+  user: string
+  states: Record<TransferState, number>
+  bytes: { total: number; done: number }
+}
+
 const LIVE_SUM = sql<number>`n_new + n_submitting + n_submitted + n_retry + n_killing`
 const ALL_SUM = sql<number>`n_new + n_submitting + n_submitted + n_retry + n_killing + n_done + n_failed + n_killed`
 
@@ -64,24 +82,6 @@ export async function taskList(
     })),
     next,
   }
-}
-
-export interface TaskListFilter {
-  user?: string
-  task?: string
-  /** part of the task name, any case */
-  q?: string
-  /** active: files not yet terminal; complete: all terminal; failed: some FAILED or KILLED */
-  status?: 'active' | 'complete' | 'failed'
-  cursor?: string
-  limit: number
-}
-
-export interface TaskProgress {
-  task: string
-  user: string
-  states: Record<TransferState, number>
-  bytes: { total: number; done: number }
 }
 
 /** The store's door for the task list. */

@@ -3,6 +3,13 @@ import type { TransferState } from '../../domain/states.js'
 import type { StoreContext } from '../context.js'
 import type { Db, DialectName } from '../dialect.js'
 
+export interface TaskFailureReason {
+  state: TransferState
+  failureClass: string | null
+  reason: string
+  n: number
+}
+
 /**
  * The distinct callback URLs stored for `user`'s files of a task (null: files without one); at most `limit`.
  * Only that user's: another user's URL is never compared with, nor shown (tasks made before owners may be mixed).
@@ -77,13 +84,6 @@ export async function failureClassCounts(db: Db) {
     for (const r of rows) out.push({ state, failureClass: r.failure_class ?? 'unknown', n: Number(r.n) })
   }
   return out
-}
-
-export interface TaskFailureReason {
-  state: TransferState
-  failureClass: string | null
-  reason: string
-  n: number
 }
 
 /** The store's door for what the API and notifications read of a task. */

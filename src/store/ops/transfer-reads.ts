@@ -6,6 +6,42 @@ import type { StoreContext } from '../context.js'
 import { chunk, type Db, type DialectName } from '../dialect.js'
 import { toRecord } from '../rows.js'
 
+export interface CountRow {
+  source: string
+  destination: string
+  user: string
+  state: TransferState
+  n: number
+  bytes: number
+}
+
+export interface HistoryEvent {
+  id: number
+  at: number
+  transferId: string
+  user: string
+  task: string
+  from: TransferState | null
+  to: TransferState
+  reason: string
+  attempt: number
+  engineJobId: string | null
+  actor: string
+}
+
+export interface ListFilter {
+  user?: string
+  task?: string
+  state?: TransferState
+  source?: string
+  destination?: string
+  failureClass?: string
+  updatedSince?: number
+  /** opaque cursor returned by the previous page */
+  cursor?: string
+  limit: number
+}
+
 export async function get(db: Db, id: string): Promise<TransferRecord | undefined> {
   const row = await db.selectFrom('transfers').selectAll().where('id', '=', id).executeTakeFirst()
   return row ? toRecord(row) : undefined
@@ -159,42 +195,6 @@ export async function taskCounts(db: Db, task: string, user?: string) {
     n: Number(r.n),
     bytes: Number(r.bytes ?? 0),
   }))
-}
-
-export interface CountRow {
-  source: string
-  destination: string
-  user: string
-  state: TransferState
-  n: number
-  bytes: number
-}
-
-export interface HistoryEvent {
-  id: number
-  at: number
-  transferId: string
-  user: string
-  task: string
-  from: TransferState | null
-  to: TransferState
-  reason: string
-  attempt: number
-  engineJobId: string | null
-  actor: string
-}
-
-export interface ListFilter {
-  user?: string
-  task?: string
-  state?: TransferState
-  source?: string
-  destination?: string
-  failureClass?: string
-  updatedSince?: number
-  /** opaque cursor returned by the previous page */
-  cursor?: string
-  limit: number
 }
 
 /** The store's door for records, their history and counts. */

@@ -3,6 +3,28 @@ import { TERMINAL_STATES } from '../../domain/states.js'
 import type { StoreContext } from '../context.js'
 import { chunk, type Trx } from '../dialect.js'
 
+/** One webhook notification to send: the body is fixed when the terminal state is recorded. */
+export interface WebhookDelivery {
+  id: number
+  /** the event's `webhook-id`: the same on every attempt, never given to another event */
+  messageId: string
+  transferId: string
+  user: string
+  task: string
+  url: string
+  payload: string
+  /** attempts made before this one */
+  attempts: number
+}
+
+export interface WebhookAttempt {
+  id: number
+  outcome: 'delivered' | 'retry' | 'failed'
+  /** for `retry` */
+  nextAttemptAt?: number
+  error?: string
+}
+
 /** The body POSTed to a callback URL when a file reaches a terminal state. */
 export interface WebhookPayload {
   type: 'transfer.terminal'
@@ -195,28 +217,6 @@ export async function webhookBacklog(trx: Trx): Promise<{ pending: number; faile
     .execute()
   const n = (s: string) => Number(rows.find((r) => r.state === s)?.n ?? 0)
   return { pending: n('PENDING'), failed: n('FAILED') }
-}
-
-/** One webhook notification to send: the body is fixed when the terminal state is recorded. */
-export interface WebhookDelivery {
-  id: number
-  /** the event's `webhook-id`: the same on every attempt, never given to another event */
-  messageId: string
-  transferId: string
-  user: string
-  task: string
-  url: string
-  payload: string
-  /** attempts made before this one */
-  attempts: number
-}
-
-export interface WebhookAttempt {
-  id: number
-  outcome: 'delivered' | 'retry' | 'failed'
-  /** for `retry` */
-  nextAttemptAt?: number
-  error?: string
 }
 
 /** The store's door for the webhook outbox. */
