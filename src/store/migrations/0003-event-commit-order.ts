@@ -4,7 +4,7 @@ import type { DialectName } from '../dialect.js'
 /**
  * Events carry the id of the transaction that wrote them (PostgreSQL): a row with a lower id may commit after
  * one with a higher id, so the event stream follows (xid, id) and shows only rows whose transactions have all
- * ended (see ops/reads.ts eventsSince). SQLite commits one writer at a time, so id order is commit order there:
+ * ended (see ops/transfer-reads.ts eventsSince). SQLite commits one writer at a time, so id order is commit order there:
  * nothing to add.
  */
 export function eventCommitOrder(dialect: DialectName): Migration {
