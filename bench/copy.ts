@@ -5,12 +5,12 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { adler32 } from 'hash-wasm'
-import { forEachLimit } from '../src/agent/parallel.js'
 import type { FileOutcome } from '../src/domain/outcome.js'
 import { LocalEngine } from '../src/engines/local/engine.js'
 import type { EngineFile } from '../src/engines/types.js'
 import { acquireAdler32, releaseAdler32 } from '../src/storage/adler32.js'
 import type { CopyMethod } from '../src/storage/copy-method.js'
+import { eachLimit } from '../src/storage/each-limit.js'
 import { sitePath, startXrootdSite } from '../test/support/xrootd.js'
 import { benchHttpCopy } from './copy-http.js'
 import { type Figures, median } from './support/report.js'
@@ -89,7 +89,7 @@ export async function engineCopy(files: EngineFile[], opts: { concurrency: numbe
 /** The best plain loop for small files: read, adler32, write to a temporary name, fsync, rename. */
 async function plainLoop(items: { src: string; dst: string; sum: string }[], concurrency: number) {
   const t = performance.now()
-  await forEachLimit(items, concurrency, async ({ src, dst, sum }) => {
+  await eachLimit(items, concurrency, async ({ src, dst, sum }) => {
     const { readFile } = await import('node:fs/promises')
     const data = await readFile(src)
     if ((await adler32(data)) !== sum) throw new Error('checksum')

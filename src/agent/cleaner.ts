@@ -1,7 +1,7 @@
 import { inAnyTempArea } from '../domain/lfn.js'
+import { eachLimit } from '../storage/each-limit.js'
 import { StorageError } from '../storage/protocol.js'
 import type { LoopContext } from './context.js'
-import { forEachLimit } from './parallel.js'
 
 /** Deletes temporary sources: after DONE, and after FAILED/KILLED once the retention passed. Only in temp areas. */
 export class Cleaner {
@@ -14,7 +14,7 @@ export class Cleaner {
     const due = await store.dueCleanups(this.ctx.now(), this.ctx.config.agent.batchSize)
     if (due.length === 0) return 0
     const results: { id: string; outcome: 'DONE' | 'FAILED' | 'SKIPPED'; reason: string }[] = []
-    await forEachLimit(due, 8, async (item) => {
+    await eachLimit(due, 8, async (item) => {
       const areas = sites.areas(item.source)
       if (!areas || !inAnyTempArea(item.sourceLfn, areas)) {
         results.push({

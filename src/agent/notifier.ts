@@ -10,10 +10,10 @@ import { readFile } from 'node:fs/promises'
 import { request } from 'undici'
 import { backoffDelay } from '../domain/retry-policy.js'
 import { legacySignature, webhookHeaders, webhookKey } from '../domain/webhook-signature.js'
+import { eachLimit } from '../storage/each-limit.js'
 import type { WebhookAttempt, WebhookDelivery } from '../store/ops/webhook-outbox.js'
 import type { LoopContext } from './context.js'
 import { webhookDeliveries } from './metrics.js'
-import { forEachLimit } from './parallel.js'
 
 /** Deliveries in flight at once. */
 const CONCURRENCY = 16
@@ -60,7 +60,7 @@ export class Notifier {
     const lease = Math.ceil(batch / CONCURRENCY) * cb.timeout + 30_000
     const due = await store.dueWebhooks(this.ctx.now(), batch, lease)
     const results: WebhookAttempt[] = []
-    await forEachLimit(due, CONCURRENCY, async (d) => {
+    await eachLimit(due, CONCURRENCY, async (d) => {
       results.push(await this.deliver(d, key))
     })
     await store.recordWebhookAttempts(results, this.ctx.now())
