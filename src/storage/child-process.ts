@@ -38,7 +38,8 @@ const live = new Set<ChildProcess>()
 let setprivPath: string | null | undefined
 let warnedNoSetpriv = false
 
-function findOnPath(name: string): string | null {
+/** The executable `name` in a directory of PATH, or null. */
+export function findOnPath(name: string): string | null {
   for (const dir of (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(path.delimiter)) {
     if (dir === '') continue
     const candidate = path.join(dir, name)

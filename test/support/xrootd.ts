@@ -3,11 +3,10 @@
  * loopback port, owned by the test process. Run the tests inside a private network namespace (scripts/test.sh).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { accessSync, constants } from 'node:fs'
 import { chmod, chown, copyFile, mkdir, open, readdir, readFile, writeFile } from 'node:fs/promises'
 import net from 'node:net'
 import path from 'node:path'
-import { runChild } from '../../src/storage/child-process.js'
+import { findOnPath, runChild } from '../../src/storage/child-process.js'
 import type { TestPki } from './pki.js'
 
 export interface XrootdSite {
@@ -83,23 +82,9 @@ const TOOLS: Record<string, string> = {
 const running = new Set<ChildProcess>()
 let exitHandlerInstalled = false
 
-function which(name: string): string | null {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    if (dir === '') continue
-    const candidate = path.join(dir, name)
-    try {
-      accessSync(candidate, constants.X_OK)
-      return candidate
-    } catch {
-      // not in this directory: try the next one
-    }
-  }
-  return null
-}
-
 /** Throws, naming the Debian package to install, when an XRootD tool is missing. */
 export function requireXrootd(): void {
-  const missing = Object.entries(TOOLS).filter(([tool]) => which(tool) === null)
+  const missing = Object.entries(TOOLS).filter(([tool]) => findOnPath(tool) === null)
   if (missing.length > 0) {
     const packages = [...new Set(missing.map(([, pkg]) => pkg))]
     throw new Error(
@@ -153,7 +138,7 @@ async function tail(file: string, lines = 30): Promise<string> {
 /** Starts one XRootD site and waits until it answers. */
 export async function startXrootdSite(opts: XrootdSiteOptions): Promise<XrootdSite> {
   requireXrootd()
-  const xrdcp = which('xrdcp')!
+  const xrdcp = findOnPath('xrdcp')!
   const siteDir = path.resolve(opts.baseDir, opts.name)
   const dataDir = path.join(siteDir, 'data')
   const runDir = path.join(siteDir, 'run')
@@ -258,7 +243,7 @@ export async function startXrootdSite(opts: XrootdSiteOptions): Promise<XrootdSi
     installExitHandler()
     const out = await open(outFile, 'a')
     const xrootdArgs = ['-c', cfgFile, '-l', path.join(logDir, 'xrootd.log'), '-n', opts.name]
-    const setpriv = which('setpriv')
+    const setpriv = findOnPath('setpriv')
     let file: string
     let args: string[]
     if (setpriv) {
