@@ -8,14 +8,10 @@ import type { StoreContext } from '../context.js'
 import type { Db } from '../dialect.js'
 import { toEngineJobRow } from '../rows.js'
 import type { EngineJobRow } from './engine-jobs.js'
+import type { WaitingQueue } from './queue-reads.js'
 
-export interface QueueAge {
-  source: string
-  destination: string
-  user: string
-  group: string | null
-  role: string | null
-  waiting: number
+/** A waiting queue with the age and priority of its oldest file. */
+export interface QueueAge extends WaitingQueue {
   /** creation time of its oldest waiting file (null if the rollup ran ahead of a commit) */
   oldestCreatedAt: number | null
   /** that file's priority (with the time, its place in the queue index) */
