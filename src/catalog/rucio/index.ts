@@ -1,0 +1,2 @@
+/** The Catalog on Rucio's REST API. */
+export { RucioCatalog, type RucioCatalogOptions } from './rucio-catalog.js'
