@@ -1,4 +1,5 @@
 import type { Logger } from 'pino'
+import type { Catalog } from '../catalog/catalog.js'
 import type { AsoConfig } from '../config/schema.js'
 import type { TransferEngine } from '../engines/types.js'
 import type { SiteCatalog } from '../sites/catalog.js'
@@ -15,6 +16,8 @@ export interface AgentContext {
   engines: Map<string, TransferEngine>
   /** storage operations the agent runs itself (source clean-up, removing killed attempts) */
   storage: StorageRegistry
+  /** where delivered outputs are published (aso.yaml catalog:); none: the publisher idles */
+  catalog?: Catalog
   log: Logger
   now(): number
   /** asks a loop to run as soon as possible (e.g. the submitter after an injection) */

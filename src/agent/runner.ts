@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import type { Logger } from 'pino'
+import type { Catalog } from '../catalog/catalog.js'
 import type { AsoConfig } from '../config/schema.js'
 import type { TransferEngine } from '../engines/types.js'
 import type { SiteCatalog } from '../sites/catalog.js'
@@ -12,6 +13,7 @@ import { CredentialWatcher } from './credential-watcher.js'
 import { Killer } from './killer.js'
 import { Notifier } from './notifier.js'
 import { Poller } from './poller.js'
+import { Publisher } from './publisher.js'
 import { Reaper } from './reaper.js'
 import { Receiver } from './receiver.js'
 import { Retrier } from './retrier.js'
@@ -39,6 +41,8 @@ export interface AgentOptions {
   sites: SiteCatalog
   engines: Map<string, TransferEngine>
   storage: StorageRegistry
+  /** the catalog delivered outputs are published into (aso.yaml catalog:) */
+  catalog?: Catalog
   log: Logger
   /** called after outcomes were applied (e.g. to update progress displays) */
   onProgress?: () => void
@@ -47,7 +51,12 @@ export interface AgentOptions {
 }
 
 /** Loops that run on one agent at a time, the holder of the leader lease (their work is global). */
-export const SINGLETON_LOOPS: ReadonlySet<string> = new Set(['retrier', 'cleaner', 'rollup-pruner'])
+export const SINGLETON_LOOPS: ReadonlySet<string> = new Set([
+  'retrier',
+  'cleaner',
+  'rollup-pruner',
+  'publisher',
+])
 export const LEADER_LEASE = 'leader'
 
 export function newAgentId(): string {
@@ -80,6 +89,7 @@ export class Agent {
       sites: opts.sites,
       engines: opts.engines,
       storage: opts.storage,
+      catalog: opts.catalog,
       log: opts.log.child({ agent: this.id }),
       now: () => Date.now(),
       wake: (name) => this.wake(name),
@@ -96,6 +106,7 @@ export class Agent {
       [new CredentialWatcher(this.ctx), a.retryInterval],
       [new Cleaner(this.ctx), a.cleanInterval],
       [new Notifier(this.ctx), a.notifyInterval],
+      [new Publisher(this.ctx), a.publishInterval],
       [new RollupPruner(this.ctx), ROLLUP_PRUNE_INTERVAL_MS],
     ]
     for (const [loop, intervalMs] of loops) {
@@ -127,6 +138,7 @@ export class Agent {
           if (terminal) {
             this.wake('cleaner')
             this.wake('notifier')
+            this.wake('publisher')
           }
           this.opts.onProgress?.()
         }),
@@ -256,6 +268,7 @@ export class Agent {
       }
     }
     for (const engine of this.opts.engines.values()) await engine.close?.()
+    await this.opts.catalog?.close()
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer)
     // another agent takes the singleton loops over at its next heartbeat, not after the lease
     await this.opts.store.releaseLeases([this.id])

@@ -152,5 +152,21 @@ export function resolvePaths(config: AsoConfig, baseDir: string): AsoConfig {
     caDir: abs(fts3.caDir),
     ...(fts3.tokenPath ? { tokenPath: abs(fts3.tokenPath) } : {}),
   }
-  return { ...config, database, sitesDir: abs(config.sitesDir), sites, api: apiPaths, fts3: fts3Paths }
+  const { catalog } = config
+  const catalogPaths = catalog && {
+    ...catalog,
+    auth: {
+      ...catalog.auth,
+      ...(catalog.auth.passwordFile ? { passwordFile: abs(catalog.auth.passwordFile) } : {}),
+    },
+  }
+  return {
+    ...config,
+    database,
+    sitesDir: abs(config.sitesDir),
+    sites,
+    api: apiPaths,
+    fts3: fts3Paths,
+    catalog: catalogPaths,
+  }
 }

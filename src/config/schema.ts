@@ -1,22 +1,9 @@
 import { z } from 'zod'
 import { dnKey, parseSlashDn } from '../credentials/dn.js'
-import { parseDuration } from '../domain/duration.js'
 import { areaPatternProblem, DEFAULT_AREAS } from '../domain/lfn.js'
 import { webhookSecretProblem } from '../domain/webhook-signature.js'
-
-/** A duration field: `30s`, `5m`, `2h`, `14d`, or a number of seconds; parsed to milliseconds. */
-const duration = (fallback: string) =>
-  z
-    .union([z.string(), z.number()])
-    .default(fallback)
-    .transform((v, ctx) => {
-      try {
-        return parseDuration(v)
-      } catch (e) {
-        ctx.addIssue({ code: 'custom', message: (e as Error).message.replace(/^duration: /, '') })
-        return z.NEVER
-      }
-    })
+import { catalog } from './catalog.js'
+import { duration } from './fields.js'
 
 const SITE_NAME = /^[A-Za-z0-9_-]{1,64}$/
 
@@ -361,6 +348,8 @@ export const configSchema = z.strictObject({
       shutdownGrace: duration('30s'),
       /** how often the notifier looks for webhook notifications to send (terminal outcomes wake it sooner) */
       notifyInterval: duration('2s'),
+      /** how often the publisher looks at blocks when nothing wakes it earlier */
+      publishInterval: duration('30s'),
       /** records per store operation */
       batchSize: z.number().int().min(1).max(10_000).default(1000),
     })
@@ -379,6 +368,8 @@ export const configSchema = z.strictObject({
     .prefault({}),
   fts3: fts3.optional(),
   api: api.prefault({}),
+  /** publication of delivered outputs (requests with publish: true); none: such requests are refused */
+  catalog: catalog.optional(),
 })
 
 /** The validated configuration, durations in milliseconds. */
@@ -388,3 +379,4 @@ export type ProtocolConfig = SiteConfig['protocols'][number]
 export type UserConfig = AsoConfig['users'][string]
 export type ApiConfig = AsoConfig['api']
 export type Fts3Config = NonNullable<AsoConfig['fts3']>
+export type CatalogConfig = NonNullable<AsoConfig['catalog']>

@@ -98,8 +98,10 @@ export const transferRecordSchema = z
     finishedAt: epochMs.nullable(),
     sourceCleanup: z.enum(['NONE', 'PENDING', 'DONE', 'FAILED', 'SKIPPED']),
     cleanupAt: epochMs.nullable(),
-    publicationState: z.enum(['NOT_REQUIRED', 'PENDING', 'PUBLISHED', 'FAILED']),
+    publicationState: z.enum(['NOT_REQUIRED', 'PENDING', 'PUBLISHING', 'PUBLISHED', 'FAILED']),
     blockName: z.string().nullable(),
+    publicationClass: z.enum(['catalog-transient', 'catalog-permanent']).nullable(),
+    publicationReason: z.string().nullable(),
   })
   .meta({ id: 'Transfer' })
 

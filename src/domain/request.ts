@@ -3,6 +3,7 @@ import type { FieldError } from './errors.js'
 import { actsOnAll, type Identity } from './identity.js'
 import { transferId } from './ids.js'
 import { type Areas, inTempArea, inUserNamespace, lfnProblem } from './lfn.js'
+import { blockName, DATASET_NAME, isPublishable } from './publication.js'
 import type { TransferRequest } from './transfer.js'
 
 /** Most items accepted in one inject call (API body or one CLI transaction). */
@@ -16,7 +17,6 @@ export const MAX_ERRORS_PER_REQUEST = 20
 const NAME = /^[A-Za-z0-9._-]{1,64}$/
 const TASK = /^[A-Za-z0-9._:-]{1,256}$/
 const SITE = /^[A-Za-z0-9_-]{1,64}$/
-const DATASET = /^\/[A-Za-z0-9._-]+\/[A-Za-z0-9._-]+\/[A-Z0-9-]+$/
 
 /** A type error that says "is required" when the field is missing and what it must be otherwise. */
 function typeError(required: string, wrongType: string) {
@@ -90,7 +90,7 @@ export const injectRequestSchema = z.strictObject({
     .regex(/^[A-Za-z0-9 ._-]{1,64}$/, 'must be 1-64 of letters, digits, space . _ -')
     .optional(),
   publish: z.boolean({ error: 'must be true or false' }).optional(),
-  dataset: z.string().regex(DATASET, 'must be a dataset name /Primary/Processed/TIER').nullish(),
+  dataset: z.string().regex(DATASET_NAME, 'must be a dataset name /Primary/Processed/TIER').nullish(),
   callbackUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).nullish(),
 })
 
@@ -107,6 +107,8 @@ export interface RequestContext {
   pfnProblem?(site: string, lfn: string): string | null
   /** whether a callback URL's host is on the allow-list; returns the reason when not */
   callbackProblem?(url: string): string | null
+  /** the configured catalog's block name template, or null when none is configured (publish: true is refused) */
+  catalog?: { blockName: string } | null
 }
 
 export type ValidationResult =
@@ -213,11 +215,48 @@ function contextErrors(r: TransferRequest, ctx: RequestContext): FieldError[] {
     const pfn = ctx.pfnProblem?.(site, lfn)
     if (pfn) errors.push({ field: lfnField, message: pfn })
   }
+  errors.push(...publicationErrors(r, ctx))
   if (r.callbackUrl !== null) {
     const problem = ctx.callbackProblem?.(r.callbackUrl)
     if (problem) errors.push({ field: 'callbackUrl', message: problem })
   }
   return errors
+}
+
+/** Rucio's longest DID name; a block's name (the dataset and a 36-character uuid) must fit in it */
+const MAX_CATALOG_NAME = 250
+
+/** A request that asks for publication needs a dataset and a catalog: refused now, not after the transfer. */
+function publicationErrors(r: TransferRequest, ctx: RequestContext): FieldError[] {
+  if (!isPublishable(r) || ctx.catalog === undefined) return []
+  if (ctx.catalog === null) {
+    return [
+      {
+        field: 'publish',
+        message:
+          'this ASO publishes into no catalog (aso.yaml has no catalog: section): send publish: false, or ask the operator to configure catalog:',
+      },
+    ]
+  }
+  if (r.dataset === null) {
+    return [
+      {
+        field: 'dataset',
+        message:
+          'is required when publish is true: name the dataset the outputs belong to, e.g. "/Primary/Processed-v1/USER"',
+      },
+    ]
+  }
+  const block = blockName(ctx.catalog.blockName, r.dataset, r.user, '00000000-0000-0000-0000-000000000000')
+  if (block.length > MAX_CATALOG_NAME) {
+    return [
+      {
+        field: 'dataset',
+        message: `is too long: its blocks would be named with ${block.length} characters (${ctx.catalog.blockName}), and the catalog takes at most ${MAX_CATALOG_NAME}`,
+      },
+    ]
+  }
+  return []
 }
 
 /** At most `MAX_ERRORS_PER_REQUEST` errors, the last of them counting those left out. */

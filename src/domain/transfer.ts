@@ -3,7 +3,7 @@ import type { TransferState } from './states.js'
 
 export type TransferType = 'output' | 'log'
 export type SourceCleanupState = 'NONE' | 'PENDING' | 'DONE' | 'FAILED' | 'SKIPPED'
-export type PublicationState = 'NOT_REQUIRED' | 'PENDING' | 'PUBLISHED' | 'FAILED'
+export type PublicationState = 'NOT_REQUIRED' | 'PENDING' | 'PUBLISHING' | 'PUBLISHED' | 'FAILED'
 
 /** What a job hands over: one destination file. Field names are the API's. */
 export interface TransferRequest {
@@ -56,6 +56,9 @@ export interface TransferRecord extends TransferRequest {
   cleanupAt: number | null
   publicationState: PublicationState
   blockName: string | null
+  /** why publication failed or waits for its next attempt (catalog-transient / catalog-permanent) */
+  publicationClass: 'catalog-transient' | 'catalog-permanent' | null
+  publicationReason: string | null
 }
 
 /** The fields that make up a request's payload: same id and equal payload means "unchanged". */

@@ -13,5 +13,6 @@ export function requestContext(config: AsoConfig, sites: SiteCatalog, caller: Id
     siteAreas: (site) => sites.areas(site),
     pfnProblem: (site, lfn) => sites.pfnProblem(site, lfn),
     callbackProblem: (url) => callbackUrlProblem(url, config.api.callbacks.allowHosts),
+    catalog: config.catalog ? { blockName: config.catalog.blockName } : null,
   }
 }

@@ -57,6 +57,8 @@ export function toRecord(r: TransferRow): TransferRecord {
     cleanupAt: r.cleanup_at === null ? null : Number(r.cleanup_at),
     publicationState: r.publication_state as PublicationState,
     blockName: r.block_name,
+    publicationClass: r.publication_class as TransferRecord['publicationClass'],
+    publicationReason: r.publication_reason,
   }
 }
 

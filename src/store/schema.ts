@@ -44,8 +44,11 @@ export interface TransfersTable {
   finished_at: number | null
   source_cleanup: string
   cleanup_at: number | null
+  /** NOT_REQUIRED | PENDING | PUBLISHING | PUBLISHED | FAILED (domain/publication.ts) */
   publication_state: string
   block_name: string | null
+  publication_class: string | null
+  publication_reason: string | null
 }
 
 export interface EngineJobsTable {
@@ -82,6 +85,8 @@ export interface EventsTable {
   attempt: number
   engine_job_id: string | null
   actor: string
+  /** the publication state this event set (publication events and transfer events that change it), else null */
+  publication: string | null
 }
 
 /** Rollup kept in step with every transition: what status, fair share and the dashboard read. */
@@ -226,6 +231,31 @@ export interface TaskOwnersTable {
   claimed_at: number
 }
 
+/** A block of published files: a Rucio dataset in `scope`, attached to the container `dataset` (migrations/0006). */
+export interface PublicationBlocksTable {
+  name: string
+  user: string
+  dataset: string
+  destination: string
+  scope: string
+  rse: string
+  rule_account: string
+  /** OPEN | PUBLISHING | PUBLISHED | FAILED */
+  state: string
+  /** when its first file joined */
+  opened_at: number
+  /** why it was closed (full, complete, timeout) */
+  close_reason: string | null
+  /** failed catalog calls since it was closed (or retried): crashes are never counted */
+  attempts: number
+  next_attempt_at: number | null
+  failure_class: string | null
+  failure_reason: string | null
+  rule_id: string | null
+  updated_at: number
+  published_at: number | null
+}
+
 export interface Database {
   transfers: TransfersTable
   engine_jobs: EngineJobsTable
@@ -243,4 +273,5 @@ export interface Database {
   user_hours: UserHoursTable
   task_counts: TaskCountsTable
   task_owners: TaskOwnersTable
+  publication_blocks: PublicationBlocksTable
 }

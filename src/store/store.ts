@@ -19,6 +19,10 @@ import { type KillRetryOps, killRetryOps } from './ops/kill-retry.js'
 import { type LeaseOps, leaseOps } from './ops/leases.js'
 import { type LinkSettingOps, linkSettingOps } from './ops/link-settings.js'
 import { type OutcomeOps, outcomeOps } from './ops/outcomes.js'
+import { type PublicationOps, publicationOps } from './ops/publication.js'
+import { type PublicationReads, publicationReads } from './ops/publication-reads.js'
+import { type PublicationRetryOps, publicationRetryOps } from './ops/publication-retry.js'
+import { type PublicationViews, publicationViews } from './ops/publication-views.js'
 import { type QueueReads, queueReads } from './ops/queue-reads.js'
 import { type RecoveryOps, recoveryOps } from './ops/recovery.js'
 import { type RetryOps, retryOps } from './ops/retries.js'
@@ -63,7 +67,11 @@ export type Store = StoreLifecycle &
   FinishedReads &
   StuckReads &
   TaskListReads &
-  AuditOps
+  AuditOps &
+  PublicationOps &
+  PublicationReads &
+  PublicationRetryOps &
+  PublicationViews
 
 /** A Store on Kysely (SQLite or PostgreSQL), with its database at hand for schema tools and tests. */
 export type KyselyStore = Store & { readonly db: Kysely<Database>; readonly policy: StorePolicy }
@@ -125,5 +133,9 @@ export function bindStore(
     ...stuckReads(s),
     ...taskListReads(s),
     ...auditOps(s),
+    ...publicationOps(s),
+    ...publicationReads(s),
+    ...publicationRetryOps(s),
+    ...publicationViews(s),
   }
 }

@@ -1,4 +1,4 @@
-import type { ExpressionBuilder, UpdateObject } from 'kysely'
+import { type ExpressionBuilder, sql, type UpdateObject } from 'kysely'
 import { canApply, TRANSITIONS, type TransferState, type TransitionName } from '../domain/states.js'
 import { chunk, type Trx } from './dialect.js'
 import type { TransferRow } from './rows.js'
@@ -18,6 +18,7 @@ export const RETURNED_COLUMNS = [
   'size',
   'attempt',
   'engine_job_id',
+  'publication_state',
 ] as const
 
 export interface ChangedRow {
@@ -32,6 +33,8 @@ export interface ChangedRow {
   size: number
   attempt: number
   engine_job_id: string | null
+  /** after the change: history rows carry it */
+  publication_state: string
 }
 
 export type TransferUpdate = UpdateObject<Database, 'transfers'>
@@ -139,10 +142,32 @@ export async function insertHistory(trx: Trx, rows: readonly HistoryRow[], actor
           attempt: Number(h.transfer.attempt),
           engine_job_id: h.engineJobId === undefined ? h.transfer.engine_job_id : h.engineJobId,
           actor,
+          publication: h.transfer.publication_state,
         })),
       )
       .execute()
   }
+}
+
+/**
+ * Publication follows the transfer (domain/publication.ts): a file that ends FAILED or KILLED is not published
+ * (PENDING becomes NOT_REQUIRED), and a user's retry makes a publishable file PENDING again.
+ */
+function publicationFollows(event: TransitionName, to: TransferState): TransferUpdate {
+  if (to === 'FAILED' || to === 'KILLED') {
+    return {
+      publication_state: sql<string>`case when publication_state = 'PENDING' then 'NOT_REQUIRED' else publication_state end`,
+    }
+  }
+  if (event === 'userRetry') {
+    return {
+      publication_state: sql<string>`case when publish = 1 and type = 'output' then 'PENDING' else publication_state end`,
+      publication_class: null,
+      publication_reason: null,
+      block_name: null,
+    }
+  }
+  return {}
 }
 
 /**
@@ -172,6 +197,7 @@ export async function transition(
     let q = trx
       .updateTable('transfers')
       .set((eb) => ({
+        ...publicationFollows(spec.event, to),
         ...(typeof spec.set === 'function' ? spec.set(eb) : spec.set),
         state: to,
         updated_at: spec.now,

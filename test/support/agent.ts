@@ -1,6 +1,7 @@
 import pino from 'pino'
 import { Agent } from '../../src/agent/runner.js'
 import { requestContext } from '../../src/cli/app.js'
+import { openCatalog } from '../../src/cli/catalog.js'
 import { buildEngines } from '../../src/cli/engines.js'
 import { loadConfig } from '../../src/config/load.js'
 import type { AsoConfig } from '../../src/config/schema.js'
@@ -48,6 +49,7 @@ export async function startTestAgent(
     sites,
     engines,
     storage,
+    catalog: openCatalog(config),
     log: pino({ level: process.env.ASO_TEST_LOG ?? 'silent' }),
   })
   if (opts.start !== false) await agent.start()

@@ -3,6 +3,7 @@ import { ChangeSignal } from '../../api/change-signal.js'
 import type { ApiServer } from '../../api/server.js'
 import { AsoError } from '../../domain/errors.js'
 import { type GlobalOptions, makeLogger, openApp } from '../app.js'
+import { openCatalog } from '../catalog.js'
 import { buildEngines } from '../engines.js'
 import { onStopSignal } from '../stop-signals.js'
 
@@ -51,6 +52,7 @@ export async function serveCommand(opts: ServeOptions) {
         sites: app.sites,
         engines,
         storage,
+        catalog: openCatalog(app.config),
         log,
         // event streams and long-polls of this process hear of outcomes at once
         onProgress: () => changes.notify(),

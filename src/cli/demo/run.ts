@@ -7,6 +7,7 @@ import { SiteCatalog } from '../../sites/catalog.js'
 import { openStore } from '../../store/open.js'
 import type { Store } from '../../store/store.js'
 import { makeLogger, requestContext } from '../app.js'
+import { openCatalog } from '../catalog.js'
 import { buildEngines } from '../engines.js'
 import type { DemoPlan } from './plan.js'
 
@@ -51,7 +52,7 @@ export async function runDemo(plan: DemoPlan, onProgress: (p: Progress) => void)
   const sites = new SiteCatalog(config)
   const { engines, storage } = buildEngines(config)
   const log = makeLogger('warn', `${plan.dir}/agent.log`)
-  const agent = new Agent({ config, store, sites, engines, storage, log })
+  const agent = new Agent({ config, store, sites, engines, storage, catalog: openCatalog(config), log })
   const started = Date.now()
   try {
     const ctx = requestContext(config, sites, { name: 'demo', role: 'admin', groups: null, vomsRoles: [] })

@@ -5,6 +5,7 @@ import { webhooks } from './0002-webhooks.js'
 import { eventCommitOrder } from './0003-event-commit-order.js'
 import { dashboardRollups } from './0004-dashboard-rollups.js'
 import { taskOwners } from './0005-task-owners.js'
+import { publication } from './0006-publication.js'
 
 /**
  * Every migration, in order, written once for both dialects (`dialect` picks the few words that differ).
@@ -17,6 +18,7 @@ function migrations(dialect: DialectName): Record<string, Migration> {
     '0003_event_commit_order': eventCommitOrder(dialect),
     '0004_dashboard_rollups': dashboardRollups(dialect),
     '0005_task_owners': taskOwners(dialect),
+    '0006_publication': publication(dialect),
   }
 }
 

@@ -1,5 +1,6 @@
 import type { Insertable } from 'kysely'
 import type { FieldError } from '../../domain/errors.js'
+import { initialPublicationState } from '../../domain/publication.js'
 import { canApply } from '../../domain/states.js'
 import { taskOfAnotherUser } from '../../domain/task-owner.js'
 import type { TransferRequest } from '../../domain/transfer.js'
@@ -56,6 +57,7 @@ function changedRowOf(r: TransferRecord, seq: number): ChangedRow {
     size: r.size,
     attempt: r.attempt,
     engine_job_id: r.engineJobId,
+    publication_state: r.publicationState,
   }
 }
 
@@ -138,7 +140,7 @@ export async function inject(
         finished_at: null,
         source_cleanup: 'NONE',
         cleanup_at: null,
-        publication_state: request.publish ? 'PENDING' : 'NOT_REQUIRED',
+        publication_state: initialPublicationState(request),
         block_name: null,
       }
       inserts.set(id, row)
@@ -153,6 +155,7 @@ export async function inject(
         size: request.size,
         attempt: 1,
         engine_job_id: null,
+        publication_state: row.publication_state,
       }
       created.push(changed)
       results.push({ id, status: 'created' })
@@ -250,6 +253,8 @@ export async function supersede(
 ): Promise<{ record: TransferRecord; result: InjectResult }> {
   const id = old.record.id
   for (let attempt = 1; ; attempt++) {
+    const refusal = publishedRefusal(old.record, request)
+    if (refusal) return { record: old.record, result: refusal }
     const record = await supersedeFrom(trx, old, request, opts, deltas)
     if (record) return { record, result: { id, status: 'superseded' } }
     const fresh = (await readStored(trx, [id], dialect.name === 'postgres')).get(id)
@@ -257,6 +262,20 @@ export async function supersede(
     if (attempt === 2 || !supersedes(request, fresh.record))
       return { record: fresh.record, result: movedOn(request, fresh.record) }
     old = fresh
+  }
+}
+
+/** A file the catalog holds (or is being given) is never replaced: a closed block's content does not change. */
+function publishedRefusal(stored: TransferRecord, request: InjectItem['request']): InjectResult | null {
+  const state = stored.publicationState
+  if (state !== 'PUBLISHED' && state !== 'PUBLISHING') return null
+  return {
+    id: stored.id,
+    status: 'rejected',
+    error: {
+      field: 'jobRetry',
+      message: `the stored file (jobRetry ${stored.jobRetry}) is ${state === 'PUBLISHED' ? 'published' : 'being published'} in block ${stored.blockName ?? '?'} of the catalog, whose content cannot change; write the output of job retry ${request.jobRetry} under another destination LFN`,
+    },
   }
 }
 
@@ -308,7 +327,9 @@ async function supersedeFrom(
               failure_class: null,
               failure_reason: null,
               finished_at: null,
-              publication_state: request.publish ? 'PENDING' : 'NOT_REQUIRED',
+              publication_state: initialPublicationState(request),
+              publication_class: null,
+              publication_reason: null,
               block_name: null,
             }),
       },
