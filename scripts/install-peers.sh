@@ -25,6 +25,17 @@ PACKAGES=(
   chromium
 )
 
+# the Rucio catalog's tests: the real Rucio server in ../shared/peers/rucio (its README lists these), when the
+# checkout has it; its start.sh would apt-get them itself, which cannot work inside the tests' network namespace
+RUCIO_PEER="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/../shared/peers/rucio"
+if [[ -d "$RUCIO_PEER" ]]; then
+  PACKAGES+=(
+    python3-flask python3-werkzeug python3-alembic python3-dogpile.cache python3-dateutil python3-requests
+    python3-jsonschema python3-boto3 python3-paramiko python3-google-auth python3-geoip2
+    python3-prometheus-client python3-statsd python3-pymemcache python3-packaging python3-urllib3
+  )
+fi
+
 is_installed() {
   [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" == 'install ok installed' ]]
 }
