@@ -166,10 +166,13 @@ describe.skipIf(missing)(
       // the identity algorithm: PFN = root://127.0.0.1:1095/ + user/<u>/ + LFN
       const good = files(u, 'det', 1, (lfn) => `root://127.0.0.1:1095/user/${u}${lfn}`)[0]!
       const bad = { ...files(u, 'det2', 1, (lfn) => `root://127.0.0.1:1095/${lfn}`)[0]!, id: 'bad' }
-      const b = block(u, 'det', [good, bad], { rse: DET })
+      // no davs protocol at that RSE: Rucio computes no PFN for it
+      const davs = { ...files(u, 'det3', 1, (lfn) => `davs://127.0.0.1:1095${lfn}`)[0]!, id: 'davs' }
+      const b = block(u, 'det', [good, bad, davs], { rse: DET })
       const result = await catalog().publishBlock(b)
       expect(result.published).toEqual([good.id])
-      expect(result.rejected).toHaveLength(1)
+      expect(result.rejected.map((r) => r.id).sort()).toEqual(['bad', 'davs'])
+      expect(result.rejected[1]!.reason).toMatch(/RSEProtocolNotSupported.*add-protocol/)
       expect(result.rejected[0]!.reason).toContain(`/user/${u}//store/user/${u}/det2/out_0.root`)
       expect(result.rejected[0]!.reason).toContain(bad.pfn)
       expect((await peer.admin.content(b.scope, b.name)).map((d) => d.name)).toEqual([good.lfn])

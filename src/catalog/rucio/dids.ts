@@ -48,7 +48,7 @@ export async function ensureDid(
   return status
 }
 
-/** GET /dids/{scope}/{name}: answers application/json only (x-json-stream is a 406 here). */
+/** GET /dids/{scope}/{name}: one JSON object (asking for x-json-stream here is a 406). */
 export async function didStatus(step: DidStep, name: string): Promise<DidStatus> {
   const did = (await step.client.getJson(didPath(step.scope, name), step.ctx, step.signal)) as {
     type?: string

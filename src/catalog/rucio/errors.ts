@@ -23,6 +23,8 @@ export interface RefusalContext {
   ruleAccount: string
   /** the account the service authenticates as */
   serviceAccount: string
+  /** the block's name, to tell a refused block name from a refused LFN */
+  block?: string
 }
 
 /** Classes that are the request's (or the configuration's) fault whatever the status. */
@@ -113,8 +115,12 @@ function hintFor(r: RucioRefusal, ctx: RefusalContext): string | undefined {
       return `the account ${ctx.ruleAccount} does not exist in Rucio: check the user's Rucio account (the rule's owner)`
     case 'InsufficientAccountLimit':
       return `the account ${ctx.ruleAccount} has no quota at ${ctx.rse}: a Rucio admin sets one with rucio-admin account set-limits ${ctx.ruleAccount} ${ctx.rse} <bytes>`
-    case 'InvalidObject':
-      return `Rucio's naming schema refuses the name (see the pattern above; the generic schema allows only letters, digits, '/', '.', '-', '_'): with a '#' in catalog.blockName use e.g. blockName: "{dataset}_{uuid}"`
+    case 'InvalidObject': {
+      const refused = `Rucio's naming schema refuses a name or value (its pattern is in the message; the generic schema allows names of letters, digits, '/', '.', '-', '_' only)`
+      if (ctx.block && r.message.includes(`'${ctx.block}'`))
+        return `${refused}: the block name comes from catalog.blockName; with a '#' in it use e.g. blockName: "{dataset}_{uuid}"`
+      return `${refused}: this name cannot be registered in this Rucio`
+    }
     case 'RSEProtocolNotSupported':
       return `the RSE ${ctx.rse} has no protocol for this PFN's scheme in Rucio: add one (rucio-admin rse add-protocol) or check the destination URL`
     case 'RSEFileNameNotSupported':

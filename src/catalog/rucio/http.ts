@@ -1,8 +1,8 @@
 /**
  * The wire to a Rucio server: one undici request per call, a per-request timeout joined with the caller's
  * AbortSignal, answers kept raw (status, headers, text). Lists are `application/x-json-stream` (one JSON
- * object a line; `application/json` on a list is a 406), single objects `application/json` (the reverse:
- * x-json-stream on GET /dids/{scope}/{name} is a 406). Names with `/` are path-encoded as Rucio's client does.
+ * object a line; `application/json` on a list is a 406); other calls accept anything, as each offers one
+ * type of its own (x-json-stream on GET /dids/{scope}/{name} and json on /auth/userpass are 406s). Names with `/` are path-encoded as Rucio's client does.
  */
 import { Agent, type Dispatcher, request } from 'undici'
 import { CatalogError } from '../catalog.js'
@@ -74,7 +74,8 @@ export class RucioHttp {
     const url = `${this.baseUrl}${call.path}${query}`
     const headers: Record<string, string> = {
       'user-agent': USER_AGENT,
-      accept: call.stream ? 'application/x-json-stream' : 'application/json',
+      // `*/*` elsewhere: /auth/userpass offers only octet-stream, GET /dids/{scope}/{name} only json
+      accept: call.stream ? 'application/x-json-stream' : '*/*',
       ...call.headers,
     }
     if (call.json !== undefined) headers['content-type'] = 'application/json'

@@ -5,7 +5,7 @@
  */
 import { CatalogError, type CatalogFile } from '../catalog.js'
 import type { RucioClient } from './client.js'
-import { type RefusalContext, RucioRefusalError } from './errors.js'
+import { type RefusalContext, RucioRefusalError, refusalError } from './errors.js'
 import { parseJson, quotePlus } from './http.js'
 import { samePfn, schemeOf } from './pfn.js'
 import type { RseInfo } from './rses.js'
@@ -49,7 +49,15 @@ export async function checkDeterministicPfns(
     const query: [string, string][] = group.map((f) => ['lfn', `${step.scope}:${f.lfn}`])
     if (scheme) query.push(['scheme', scheme])
     const path = `/rses/${quotePlus(step.rse.name)}/lfns2pfns`
-    const answer = await step.client.expect({ method: 'GET', path, query }, [200], step.ctx, step.signal)
+    const call = { method: 'GET', path, query } as const
+    const answer = await step.client.call(call, step.signal)
+    if (answer.status !== 200) {
+      const err = refusalError(answer, step.client.what(call), step.ctx)
+      // no protocol for this scheme at the RSE: these files only
+      if (err.refusal.exceptionClass !== 'RSEProtocolNotSupported') throw err
+      sorted.rejected.push(...group.map((f) => ({ id: f.id, reason: err.reason })))
+      continue
+    }
     const pfns = parseJson(answer.text) as Record<string, string> | undefined
     if (typeof pfns !== 'object' || pfns === null) {
       throw new CatalogError(

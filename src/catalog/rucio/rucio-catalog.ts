@@ -61,6 +61,7 @@ export class RucioCatalog implements Catalog {
       scope: block.scope,
       ruleAccount: block.ruleAccount,
       serviceAccount: this.opts.account,
+      block: block.name,
     }
     const base = { client: this.client, scope: block.scope, ctx, batchSize: this.batchSize, signal }
     const rse = await this.rses.get(block.rse, ctx, signal)
