@@ -211,7 +211,7 @@ export async function startRucioPeer(): Promise<RucioPeer> {
   }
 }
 
-/** Stage-setting and read-back calls as root. Every call throws on an unexpected status, with Rucio's answer. */
+/** Stage-setting and read-back calls as root; each throws on an unexpected status, with Rucio's answer. */
 export class RucioAdmin {
   private token: string | undefined
 

@@ -2,7 +2,8 @@
  * The wire to a Rucio server: one undici request per call, a per-request timeout joined with the caller's
  * AbortSignal, answers kept raw (status, headers, text). Lists are `application/x-json-stream` (one JSON
  * object a line; `application/json` on a list is a 406); other calls accept anything, as each offers one
- * type of its own (x-json-stream on GET /dids/{scope}/{name} and json on /auth/userpass are 406s). Names with `/` are path-encoded as Rucio's client does.
+ * type of its own (x-json-stream on GET /dids/{scope}/{name} and json on /auth/userpass are 406s). Names
+ * with `/` are path-encoded as Rucio's client does.
  */
 import { Agent, type Dispatcher, request } from 'undici'
 import { CatalogError } from '../catalog.js'

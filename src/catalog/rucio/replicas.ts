@@ -38,7 +38,7 @@ const PER_FILE = new Set([
   'RSEProtocolNotSupported',
 ])
 
-/** A deterministic RSE: keeps the files whose PFN is the one Rucio computes (lfns2pfns, with the PFN's scheme). */
+/** A deterministic RSE: keeps the files whose PFN is the one Rucio computes (lfns2pfns, same scheme). */
 export async function checkDeterministicPfns(
   step: ReplicaStep,
   files: readonly CatalogFile[],
