@@ -1,7 +1,7 @@
 import { sql } from 'kysely'
 import { AsoError } from '../../domain/errors.js'
 import type { TransferState } from '../../domain/states.js'
-import type { TransferRecord } from '../../domain/transfer.js'
+import type { PublicationState, TransferRecord } from '../../domain/transfer.js'
 import type { StoreContext } from '../context.js'
 import { chunk, type Db, type DialectName } from '../dialect.js'
 import { toRecord } from '../rows.js'
@@ -27,6 +27,8 @@ export interface HistoryEvent {
   attempt: number
   engineJobId: string | null
   actor: string
+  /** the file's publication state after this event (null on rows written before publication existed) */
+  publication: PublicationState | null
 }
 
 export interface ListFilter {
@@ -68,6 +70,7 @@ function toEvent(r: {
   attempt: number
   engine_job_id: string | null
   actor: string
+  publication: string | null
 }): HistoryEvent {
   return {
     id: Number(r.id),
@@ -81,6 +84,7 @@ function toEvent(r: {
     attempt: Number(r.attempt),
     engineJobId: r.engine_job_id,
     actor: r.actor,
+    publication: r.publication as PublicationState | null,
   }
 }
 
@@ -111,7 +115,8 @@ export async function eventsSince(
   if (dialect === 'postgres') {
     const after = Math.max(0, Math.trunc(afterId))
     const rows = await sql<Parameters<typeof toEvent>[0]>`
-      select id, at, transfer_id, "user", task, from_state, to_state, reason, attempt, engine_job_id, actor
+      select id, at, transfer_id, "user", task, from_state, to_state, reason, attempt, engine_job_id, actor,
+        publication
       from events
       where (xid, id) > (coalesce((select xid from events where id = ${after}), '0'::xid8), ${after})
         and xid < pg_snapshot_xmin(pg_current_snapshot())

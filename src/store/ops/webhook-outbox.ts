@@ -1,5 +1,6 @@
 import { type FailureClass, hintFor } from '../../domain/failures.js'
 import { TERMINAL_STATES } from '../../domain/states.js'
+import type { PublicationState } from '../../domain/transfer.js'
 import type { StoreContext } from '../context.js'
 import { chunk, type Trx } from '../dialect.js'
 
@@ -47,6 +48,8 @@ export interface WebhookPayload {
   attempt: number
   /** ISO 8601, UTC */
   finishedAt: string
+  /** PENDING: a DONE file that asked for publication is on its way into the catalog; NOT_REQUIRED otherwise */
+  publicationState: PublicationState
 }
 
 /**
@@ -75,6 +78,7 @@ export async function enqueueTerminalNotifications(trx: Trx, ids: readonly strin
         'attempt',
         'finished_at',
         'callback_url',
+        'publication_state',
       ])
       .where('id', 'in', part)
       .where('callback_url', 'is not', null)
@@ -104,6 +108,7 @@ export async function enqueueTerminalNotifications(trx: Trx, ids: readonly strin
             adler32: r.adler32,
             attempt: Number(r.attempt),
             finishedAt: new Date(Number(r.finished_at ?? now)).toISOString(),
+            publicationState: r.publication_state as PublicationState,
           }
           return {
             transfer_id: r.id,
