@@ -1,5 +1,6 @@
 /**
- * `/api/v1/events`: Server-Sent Events of state changes, one `transition` event per history row, in id order.
+ * `/api/v1/events`: Server-Sent Events of state changes, one `transition` event per history row, in id order
+ * (publication changes included: they are history rows too, and each event carries the publication state).
  * The SSE id is the history row id, so a client that reconnects with Last-Event-ID misses nothing. The store
  * is polled (every `pollMs`, at once after an in-process change); it returns ids in commit order.
  */
@@ -40,7 +41,7 @@ export const eventRoutes: FastifyPluginAsyncZod<ApiContext> = async (app, ctx) =
     schema: {
       summary: 'Server-Sent Events of state changes (filtered by user and task; resumable)',
       description:
-        'Each event: `id` = event id, `event: transition`, `data` = a TransferEvent. Reconnect with the Last-Event-ID header (or ?lastEventId=) to resume. Without one, a stream filtered by task starts with the task’s whole history, any other stream with the next change.',
+        'Each event: `id` = event id, `event: transition`, `data` = a TransferEvent, whose `publication` is the file’s publication state after it (publication changes come as events from DONE to DONE). Reconnect with the Last-Event-ID header (or ?lastEventId=) to resume. Without one, a stream filtered by task starts with the task’s whole history, any other stream with the next change.',
       tags: ['events'],
       querystring: eventsQuerySchema,
       response: ERROR_RESPONSES,

@@ -9,6 +9,7 @@ import { Gauge, Registry, register } from 'prom-client'
 import { type HealthResponse, healthResponseSchema } from '../contract/schemas.js'
 import { IN_FLIGHT_STATES } from '../domain/states.js'
 import { linkKey } from '../domain/transfer.js'
+import { withNotRequired } from '../reports/status.js'
 import type { ApiContext } from './context.js'
 
 /** A loop that has not completed a run for this many of its intervals (plus a minute) is not alive. */
@@ -31,11 +32,19 @@ async function storeGauges(ctx: ApiContext): Promise<string> {
   const queued = gauge('aso_link_queued', 'files waiting (NEW) per link', ['link'])
   const webhooksPending = gauge('aso_webhooks_pending', 'webhook notifications waiting for delivery')
   const webhooksFailed = gauge('aso_webhooks_failed', 'webhook notifications given up')
+  const publication = gauge('aso_publication_files', 'files by publication state', ['state'])
+  const blocks = gauge(
+    'aso_publication_blocks',
+    'catalog blocks by state (OPEN, PUBLISHING, PUBLISHED, FAILED)',
+    ['state'],
+  )
 
-  const [rows, classes, backlog] = await Promise.all([
+  const [rows, classes, backlog, published, blockStates] = await Promise.all([
     ctx.store.counts(),
     ctx.store.failureClassCounts(),
     ctx.store.webhookBacklog(),
+    ctx.store.publicationCounts({}),
+    ctx.store.blockCounts(),
   ])
   const states = new Map<string, { n: number; bytes: number }>()
   const links = new Map<string, { active: number; queued: number }>()
@@ -59,6 +68,9 @@ async function storeGauges(ctx: ApiContext): Promise<string> {
     active.set({ link }, l.active)
     queued.set({ link }, l.queued)
   }
+  const total = [...states.values()].reduce((a, s) => a + s.n, 0)
+  for (const [state, n] of Object.entries(withNotRequired(published, total))) publication.set({ state }, n)
+  for (const [state, n] of Object.entries(blockStates)) blocks.set({ state }, n)
   webhooksPending.set(backlog.pending)
   webhooksFailed.set(backlog.failed)
   return registry.metrics()

@@ -30,6 +30,7 @@ import { linkUserRoutes } from './links-users.js'
 import { loginOptionRoutes } from './login-options.js'
 import { registerOpenApi } from './openapi.js'
 import { operatorSettingRoutes } from './operator-settings.js'
+import { publicationRoutes } from './publication.js'
 import { limitRequestRate } from './rate-limit.js'
 import { refuseCrossSiteChanges } from './same-origin.js'
 import { addSecurityHeaders } from './security-headers.js'
@@ -162,6 +163,7 @@ export async function buildApiServer(opts: ApiServerOptions): Promise<FastifyIns
       limitLongLivedRequests(v1, streams)
       await v1.register(transferRoutes, ctx)
       await v1.register(taskRoutes, ctx)
+      await v1.register(publicationRoutes, ctx)
       await v1.register(eventRoutes, ctx)
       await v1.register(linkUserRoutes, ctx)
       await v1.register(dashboardRoutes, ctx)

@@ -43,8 +43,8 @@ function requestsOf(body: unknown): unknown[] {
   )
 }
 
-/** The selector of a kill or retry, restricted to what the caller may act on. */
-async function selectorFor(
+/** The selector of a kill or retry (or a publication retry), restricted to what the caller may act on. */
+export async function selectorFor(
   ctx: ApiContext,
   caller: Identity,
   body: SelectorBody,
@@ -76,7 +76,7 @@ async function selectorFor(
 }
 
 /** What a kill or retry acted on, for its audit row (ids are cut: the files' histories hold each one). */
-function auditTarget(body: SelectorBody): { target: string; detail: Record<string, unknown> } {
+export function auditTarget(body: SelectorBody): { target: string; detail: Record<string, unknown> } {
   const ids = body.ids ?? []
   const target =
     body.task !== undefined ? `task ${body.task}` : `${ids.length} transfer${ids.length === 1 ? '' : 's'}`

@@ -6,6 +6,7 @@ import type {
   ExplanationResponse,
   InjectItemResult,
   KillResponse,
+  PublicationRetryResponse,
   RetryResponse,
   SelectorBody,
   StatusResponse,
@@ -23,6 +24,8 @@ export interface Backend {
   explain(id: string): Promise<ExplanationResponse>
   kill(sel: SelectorBody): Promise<KillResponse>
   retry(sel: SelectorBody): Promise<RetryResponse>
+  /** FAILED publications get a new round */
+  publishRetry(sel: SelectorBody): Promise<PublicationRetryResponse>
   /** where the task's files are now */
   task(task: string): Promise<TaskSummaryResponse>
   /** waits until every file of the task is terminal or `timeoutMs` passes (`complete` says which) */

@@ -1,5 +1,7 @@
 import Table from 'cli-table3'
+import { PUBLICATION_STATES } from '../domain/publication.js'
 import { TRANSFER_STATES, type TransferState } from '../domain/states.js'
+import type { PublicationState } from '../domain/transfer.js'
 
 export function table(head: string[], rows: (string | number)[][]): string {
   const t = new Table({ head, style: { head: [], border: [] } })
@@ -23,6 +25,18 @@ export function bytes(n: number): string {
 export function stateLine(states: Partial<Record<TransferState, number>>): string {
   return TRANSFER_STATES.filter((s) => states[s])
     .map((s) => `${s} ${states[s]}`)
+    .join('  ')
+}
+
+/**
+ * "PENDING 20  PUBLISHED 130  NOT_REQUIRED 4", or '' when no file asked for publication (NOT_REQUIRED alone
+ * says nothing worth a line).
+ */
+export function publicationLine(counts: Record<PublicationState, number>): string {
+  if (PUBLICATION_STATES.every((s) => s === 'NOT_REQUIRED' || counts[s] === 0)) return ''
+  return PUBLICATION_STATES.filter((s) => s !== 'NOT_REQUIRED' && counts[s])
+    .concat(counts.NOT_REQUIRED ? ['NOT_REQUIRED'] : [])
+    .map((s) => `${s} ${counts[s]}`)
     .join('  ')
 }
 

@@ -53,6 +53,10 @@ export async function openLocalBackend(opts: GlobalOptions): Promise<Backend> {
       const r = await app.store.retry(selector(sel), Date.now(), actor)
       return { ...r, notFound: await notFound(sel.ids) }
     },
+    async publishRetry(sel) {
+      const r = await app.store.retryPublications(selector(sel), Date.now(), actor)
+      return { ...r, notFound: await notFound(sel.ids) }
+    },
     task: (task) => taskOf(task),
     async waitTask(task, timeoutMs) {
       const deadline = Date.now() + timeoutMs

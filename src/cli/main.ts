@@ -113,6 +113,17 @@ program
   )
 
 program
+  .command('publish')
+  .description('publication into the catalog: --retry gives FAILED publications a new round (by task or ids)')
+  .argument('[ids...]', 'transfer ids')
+  .option('--retry', 'retry the FAILED publications of these files')
+  .option('--task <task>', 'every file of this task')
+  .option('--json', 'print JSON')
+  .action(async (ids: string[], _o, cmd: Command) =>
+    (await import('./commands/publish.js')).publishCommand(ids, all(cmd)),
+  )
+
+program
   .command('wait')
   .description(
     'wait until every file of a task is terminal (exit 0 all DONE, 1 some FAILED/KILLED, 2 timeout)',

@@ -21,6 +21,7 @@ export async function openRemoteBackend(server: string, opts: ServerOptions): Pr
     explain: (id) => client.explain(id),
     kill: (sel) => client.kill(sel),
     retry: (sel) => client.retry(sel),
+    publishRetry: (sel) => client.publishRetry(sel),
     task: (task) => client.task(task),
     waitTask: (task, timeoutMs) => client.waitForTask(task, timeoutMs),
     close: () => client.close(),

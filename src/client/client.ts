@@ -12,6 +12,7 @@ import type {
   KillResponse,
   LinksResponse,
   ListResponse,
+  PublicationRetryResponse,
   RetryResponse,
   SelectorBody,
   StatusResponse,
@@ -192,6 +193,12 @@ export class AsoClient {
 
   async retry(sel: SelectorBody): Promise<RetryResponse> {
     return (await this.call<RetryResponse>('POST', '/api/v1/transfers/retry', { body: sel })).body
+  }
+
+  /** FAILED publications of these files (or the task's) get a new round. */
+  async publishRetry(sel: SelectorBody): Promise<PublicationRetryResponse> {
+    return (await this.call<PublicationRetryResponse>('POST', '/api/v1/publication/retry', { body: sel }))
+      .body
   }
 
   async task(task: string): Promise<TaskSummaryResponse> {

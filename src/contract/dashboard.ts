@@ -4,6 +4,7 @@
  */
 import { z } from 'zod'
 import { FAILURE_CLASSES } from '../domain/failures.js'
+import { BLOCK_STATES } from '../domain/publication.js'
 import { TRANSFER_STATES } from '../domain/states.js'
 import { durationParam } from './schemas.js'
 
@@ -179,6 +180,37 @@ export const problemsResponseSchema = z
         }),
       )
       .describe("over everyone's files, for users too: a site's health is no user's own"),
+    publication: z
+      .object({
+        failed: z.array(
+          z.object({
+            id: z.string(),
+            user: z.string(),
+            task: z.string(),
+            dataset: z.string().nullable(),
+            block: z.string().nullable(),
+            failureClass: z.string().nullable().describe('catalog-transient or catalog-permanent'),
+            failureReason: z.string().nullable(),
+            at: epochMs,
+          }),
+        ),
+        blocks: z.array(
+          z.object({
+            name: z.string(),
+            user: z.string(),
+            dataset: z.string(),
+            state: z.enum(BLOCK_STATES),
+            files: z.number(),
+            attempts: z.number().describe('failed catalog calls since the block closed (or was retried)'),
+            nextAttemptAt: epochMs.nullable(),
+            failureClass: z.string().nullable(),
+            failureReason: z.string().nullable(),
+          }),
+        ),
+      })
+      .describe(
+        'files whose publication FAILED (aso publish --retry gives them a new round) and blocks the catalog refused: FAILED, or still retried after catalog-transient failures',
+      ),
     proxies: z.object({
       checked: z.boolean().describe('false: no engine acts with users’ own proxies (no fts3 configured)'),
       expiring: z.array(

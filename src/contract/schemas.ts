@@ -5,12 +5,25 @@
 import { z } from 'zod'
 import { parseDuration } from '../domain/duration.js'
 import { FAILURE_CLASSES } from '../domain/failures.js'
+import { PUBLICATION_STATES } from '../domain/publication.js'
 import { injectRequestSchema, MAX_BATCH } from '../domain/request.js'
 import { TRANSFER_STATES } from '../domain/states.js'
 
 const state = z.enum(TRANSFER_STATES)
 const epochMs = z.number().describe('epoch milliseconds, UTC')
 const transferId = z.string().regex(/^[0-9a-f]{32}$/, 'must be a transfer id: 32 lowercase hex digits')
+const publicationState = z.enum(PUBLICATION_STATES)
+
+/** Files per publication state, every state present; NOT_REQUIRED: files that are not (or no longer) published. */
+export const publicationCountsSchema = z
+  .object(
+    Object.fromEntries(PUBLICATION_STATES.map((s) => [s, z.number()])) as Record<
+      (typeof PUBLICATION_STATES)[number],
+      z.ZodNumber
+    >,
+  )
+  .meta({ id: 'PublicationCounts' })
+export type PublicationCountsResponse = z.infer<typeof publicationCountsSchema>
 
 export const fieldErrorSchema = z.object({ field: z.string(), message: z.string() })
 
@@ -122,6 +135,11 @@ export const historyEventSchema = z
     attempt: z.number(),
     engineJobId: z.string().nullable(),
     actor: z.string(),
+    publication: publicationState
+      .nullable()
+      .describe(
+        'the file\'s publication state after this event; publication events have from = to = DONE and a reason starting with "publication"',
+      ),
   })
   .meta({ id: 'TransferEvent' })
 export type TransferEvent = z.infer<typeof historyEventSchema>
@@ -197,6 +215,14 @@ export const explanationSchema = z.object({
   timeline: z.array(historyEventSchema),
   why: z.string().describe('why the file is where it is, and what happens next'),
   hint: z.string().nullable(),
+  publication: z
+    .object({
+      state: publicationState,
+      why: z.string().describe('why the file is (not yet) published, and what happens next'),
+      block: z.string().nullable(),
+    })
+    .nullable()
+    .describe('null when the request did not ask for publication (publish: false, or a log file)'),
 })
 export type ExplanationResponse = z.infer<typeof explanationSchema>
 
@@ -222,6 +248,14 @@ export const retryResponseSchema = z.object({
   refused: z.number().describe('already DONE: a new job retry with a higher jobRetry replaces a DONE file'),
   notFound: z.array(z.string()),
 })
+export const publicationRetryResponseSchema = z.object({
+  republished: z.number().describe('files whose FAILED block is registered again, with its attempts reset'),
+  requeued: z.number().describe('files refused on their own: PENDING again, they join a new block'),
+  blocks: z.number().describe('FAILED blocks published again'),
+  notFailed: z.number().describe('files named whose publication has not FAILED: nothing to retry'),
+  notFound: z.array(z.string()).describe('ids that name no transfer'),
+})
+export type PublicationRetryResponse = z.infer<typeof publicationRetryResponseSchema>
 export type KillResponse = z.infer<typeof killResponseSchema>
 export type RetryResponse = z.infer<typeof retryResponseSchema>
 
@@ -242,6 +276,7 @@ export const taskSummarySchema = z
     failures: z.array(
       z.object({ state, failureClass: z.string().nullable(), reason: z.string(), n: z.number() }),
     ),
+    publication: publicationCountsSchema,
   })
   .meta({ id: 'TaskSummary' })
 export type TaskSummaryResponse = z.infer<typeof taskSummarySchema>
@@ -304,6 +339,7 @@ export const statusResponseSchema = z.object({
   bytes: stateCounts,
   links: z.array(z.object({ link: z.string(), states: stateCounts })),
   users: z.array(z.object({ user: z.string(), states: stateCounts })),
+  publication: publicationCountsSchema,
 })
 export type StatusResponse = z.infer<typeof statusResponseSchema>
 

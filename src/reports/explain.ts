@@ -6,6 +6,7 @@ import type { TransferRecord } from '../domain/transfer.js'
 import type { SiteCatalog } from '../sites/catalog.js'
 import type { HistoryEvent } from '../store/ops/transfer-reads.js'
 import type { Store } from '../store/store.js'
+import { explainPublication, type PublicationExplanation } from './explain-publication.js'
 import { effectiveLink } from './link-limits.js'
 
 export interface Explanation {
@@ -14,6 +15,8 @@ export interface Explanation {
   /** one sentence: why the file is where it is, and what happens next */
   why: string
   hint: string | null
+  /** why the file is (not yet) in the catalog; null when its request did not ask for publication */
+  publication: PublicationExplanation | null
 }
 
 function iso(ms: number): string {
@@ -86,5 +89,6 @@ export async function explainTransfer(
       why = `killed at ${iso(record.finishedAt ?? record.updatedAt)}: ${record.failureReason ?? 'by request'}`
       break
   }
-  return { record, timeline, why, hint }
+  const publication = await explainPublication(store, config, record, now)
+  return { record, timeline, why, hint, publication }
 }

@@ -141,7 +141,7 @@ export async function problemsReport(
   o: ProblemsOptions,
 ): Promise<ProblemsResponse> {
   const before = o.now - o.stuckAfterMs
-  const [queues, counts, settings, holds, jobs, retries, siteJumps] = await Promise.all([
+  const [queues, counts, settings, holds, jobs, retries, siteJumps, publication] = await Promise.all([
     store.queueAges(o.user),
     store.counts(),
     store.linkSettings(),
@@ -149,6 +149,7 @@ export async function problemsReport(
     store.stalledEngineJobs(before, LIST_LIMIT, o.user),
     store.overdueRetries(before, LIST_LIMIT, o.user),
     jumpedSites(store, o.now),
+    store.publicationProblems(o.user !== undefined ? { user: o.user } : {}, LIST_LIMIT),
   ])
   const inFlight = new Map<string, number>()
   const liveUsers = new Set<string>()
@@ -214,5 +215,18 @@ export async function problemsReport(
     })),
     sites: siteJumps,
     proxies: await expiringProxies(config, [...liveUsers].sort(), o.now, o.proxyWithinMs),
+    publication: {
+      failed: publication.failed.map((f) => ({
+        id: f.id,
+        user: f.user,
+        task: f.task,
+        dataset: f.dataset,
+        block: f.blockName,
+        failureClass: f.failureClass,
+        failureReason: f.failureReason,
+        at: f.updatedAt,
+      })),
+      blocks: publication.blocks,
+    },
   }
 }

@@ -1,4 +1,5 @@
 import { TRANSFER_STATES, type TransferState } from '../domain/states.js'
+import type { PublicationCounts } from '../store/ops/publication-reads.js'
 import type { CountRow } from '../store/ops/transfer-reads.js'
 import type { Store } from '../store/store.js'
 
@@ -8,6 +9,17 @@ export interface StatusReport {
   bytes: Partial<Record<TransferState, number>>
   links: { link: string; states: Partial<Record<TransferState, number>> }[]
   users: { user: string; states: Partial<Record<TransferState, number>> }[]
+  /** files per publication state, NOT_REQUIRED included */
+  publication: PublicationCounts
+}
+
+/**
+ * Publication counts with NOT_REQUIRED filled in: the store counts only publishable files (its index leaves the
+ * others out), so the rest of `total` is NOT_REQUIRED.
+ */
+export function withNotRequired(counts: PublicationCounts, total: number): PublicationCounts {
+  const publishable = counts.PENDING + counts.PUBLISHING + counts.PUBLISHED + counts.FAILED
+  return { ...counts, NOT_REQUIRED: Math.max(0, total - publishable) }
 }
 
 function fold(rows: readonly CountRow[], key: (r: CountRow) => string) {
@@ -52,5 +64,6 @@ export async function statusReport(
     ? []
     : fold(rows, (r) => `${r.source}->${r.destination}`).map(([link, s]) => ({ link, states: s }))
   const users = filter.task ? [] : fold(rows, (r) => r.user).map(([user, s]) => ({ user, states: s }))
-  return { total, states, bytes, links, users }
+  const publication = withNotRequired(await store.publicationCounts(filter), total)
+  return { total, states, bytes, links, users, publication }
 }

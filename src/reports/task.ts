@@ -1,6 +1,8 @@
 import { isTerminal, TRANSFER_STATES, type TransferState } from '../domain/states.js'
+import type { PublicationCounts } from '../store/ops/publication-reads.js'
 import type { TaskFailureReason } from '../store/ops/task-reads.js'
 import type { Store } from '../store/store.js'
+import { withNotRequired } from './status.js'
 
 /** Where a task's files are: what `GET /tasks/{task}`, `aso wait` and a post-job read. */
 export interface TaskSummary {
@@ -17,6 +19,8 @@ export interface TaskSummary {
   bytes: { total: number; done: number }
   /** each distinct failure reason with its count, most frequent first */
   failures: TaskFailureReason[]
+  /** files per publication state, NOT_REQUIRED included */
+  publication: PublicationCounts
 }
 
 /** Counts per state and failure class, bytes and failure reasons of one task (`user`: only that user's files). */
@@ -50,5 +54,9 @@ export async function taskSummary(store: Store, task: string, user?: string): Pr
     counts,
     bytes: { total: bytes, done },
     failures: failed > 0 ? await store.taskFailureReasons(task, user, 20) : [],
+    publication: withNotRequired(
+      await store.publicationCounts({ task, ...(user !== undefined ? { user } : {}) }),
+      total,
+    ),
   }
 }

@@ -21,6 +21,7 @@ export async function explainCommand(id: string, opts: BackendOptions & { json?:
         '',
         `why: ${e.why}`,
         ...(e.hint ? [`hint: ${e.hint}`] : []),
+        ...(e.publication ? [`publication: ${e.publication.why}`] : []),
         '',
       ].join('\n'),
     )

@@ -1,6 +1,6 @@
 import { TRANSFER_STATES } from '../../domain/states.js'
 import { type BackendOptions, openBackend } from '../backend.js'
-import { bytes, stateLine, table } from '../format.js'
+import { bytes, publicationLine, stateLine, table } from '../format.js'
 
 /** `aso status`: counts per state, per link and per user. */
 export async function statusCommand(opts: BackendOptions & { user?: string; task?: string; json?: boolean }) {
@@ -19,6 +19,8 @@ export async function statusCommand(opts: BackendOptions & { user?: string; task
     process.stdout.write(
       `${scope}: ${report.total} files, ${bytes(totalBytes)}\n${stateLine(report.states) || 'nothing yet'}\n`,
     )
+    const publication = publicationLine(report.publication)
+    if (publication) process.stdout.write(`publication: ${publication}\n`)
     const used = TRANSFER_STATES.filter((s) => report.states[s])
     if (report.links.length) {
       process.stdout.write(
