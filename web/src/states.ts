@@ -23,6 +23,9 @@ export const STATE_COLOURS: Record<TransferState, string> = {
   KILLED: '#6b4f8a',
 }
 
+/** Publication states in the order a file goes through them; NOT_REQUIRED (nothing to publish) last. */
+export const PUBLICATION_STATES = ['PENDING', 'PUBLISHING', 'PUBLISHED', 'FAILED', 'NOT_REQUIRED'] as const
+
 export const IN_FLIGHT: readonly TransferState[] = ['SUBMITTING', 'SUBMITTED', 'KILLING']
 export const TERMINAL: readonly TransferState[] = ['DONE', 'FAILED', 'KILLED']
 

@@ -17,6 +17,7 @@ export type {
   ExplanationResponse,
   KillResponse,
   ListResponse,
+  PublicationRetryResponse,
   RetryResponse,
   SelectorBody,
   TaskSummaryResponse,

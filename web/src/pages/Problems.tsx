@@ -19,7 +19,7 @@ function Section({ title, n, children }: { title: string; n: number; children: R
   )
 }
 
-/** What does not move, and why: stuck files, held users, sites failing more, proxies expiring. */
+/** What does not move, and why: stuck files, held users, sites failing more, publication failed, proxies expiring. */
 export function Problems() {
   const [after, setAfter] = useState<(typeof THRESHOLDS)[number]>('30m')
   const p = useApi<ProblemsResponse>(`/api/v1/dashboard/problems?stuckAfter=${after}`, () => true)
@@ -149,6 +149,60 @@ export function Problems() {
               </li>
             ))}
           </ul>
+        )}
+      </Section>
+      <Section title="Publication failed" n={d.publication.failed.length + d.publication.blocks.length}>
+        {d.publication.failed.length === 0 && d.publication.blocks.length === 0 ? (
+          <Empty>Every publication in the catalog went through or is on its way.</Empty>
+        ) : (
+          <>
+            {d.publication.blocks.length > 0 && (
+              <ul aria-label="blocks">
+                {d.publication.blocks.map((b) => (
+                  <li key={b.name}>
+                    block <code>{b.name}</code> ({b.user}, {count(b.files)} files): {b.state}
+                    {b.state === 'PUBLISHING' &&
+                      b.nextAttemptAt !== null &&
+                      `, next try ${b.nextAttemptAt > d.asOf ? `in ${duration(b.nextAttemptAt - d.asOf)}` : 'now'}`}{' '}
+                    after {b.attempts} failed attempt{b.attempts === 1 ? '' : 's'} ({b.failureClass}:{' '}
+                    {b.failureReason})
+                  </li>
+                ))}
+              </ul>
+            )}
+            {d.publication.failed.length > 0 && (
+              <table className="grid" aria-label="files">
+                <thead>
+                  <tr>
+                    <th>file</th>
+                    <th>user</th>
+                    <th>task</th>
+                    <th>class</th>
+                    <th>reason</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {d.publication.failed.map((f) => (
+                    <tr key={f.id}>
+                      <td>
+                        <Link to={path('files', f.id)}>{f.id.slice(0, 12)}…</Link>
+                      </td>
+                      <td>{f.user}</td>
+                      <td>
+                        <Link to={path('tasks', f.task)}>{f.task}</Link>
+                      </td>
+                      <td>{f.failureClass}</td>
+                      <td>{f.failureReason}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            )}
+            <div className="hint">
+              Fix what the reason names, then <code>aso publish --retry --task T</code> (or the task page's
+              button).
+            </div>
+          </>
         )}
       </Section>
       <Section title="Proxies about to expire" n={d.proxies.expiring.length}>

@@ -3,6 +3,7 @@ import { api, query } from '../api/http.js'
 import type {
   KillResponse,
   ListResponse,
+  PublicationRetryResponse,
   RetryResponse,
   TaskSummaryResponse,
   TransferState,
@@ -13,7 +14,7 @@ import { ProgressBar } from '../components/ProgressBar.js'
 import { StateBadge } from '../components/StateBadge.js'
 import { ErrorBox, Loading } from '../components/Status.js'
 import { bytes, count } from '../format.js'
-import { STATES } from '../states.js'
+import { PUBLICATION_STATES, STATES } from '../states.js'
 import { useApi } from '../use-api.js'
 import { TaskFailures } from './TaskFailures.js'
 
@@ -38,9 +39,15 @@ export function TaskPage({ task }: { task: string }) {
       else next.add(id)
       return next
     })
-  const act = (action: 'kill' | 'retry', ids?: string[]) => async () => {
+  const publishable = PUBLICATION_STATES.some((x) => x !== 'NOT_REQUIRED' && s.publication[x] > 0)
+  const act = (action: 'kill' | 'retry' | 'publish', ids?: string[]) => async () => {
     const body = ids ? { ids } : { task }
-    if (action === 'kill') {
+    if (action === 'publish') {
+      const r = await api<PublicationRetryResponse>('/api/v1/publication/retry', { method: 'POST', body })
+      setMessage(
+        `${r.republished} files registered again (${r.blocks} blocks), ${r.requeued} PENDING again for a new block`,
+      )
+    } else if (action === 'kill') {
       const r = await api<KillResponse>('/api/v1/transfers/kill', { method: 'POST', body })
       setMessage(`${r.killed} killed now, ${r.killing} being cancelled at their engine`)
     } else {
@@ -71,6 +78,16 @@ export function TaskPage({ task }: { task: string }) {
             </span>
           ))}
         </div>
+        {publishable && (
+          <div className="state-row" data-testid="task-publication">
+            publication:
+            {PUBLICATION_STATES.filter((x) => s.publication[x]).map((x) => (
+              <span key={x} data-testid={`task-publication-${x}`}>
+                <code>{x}</code> {count(s.publication[x])}
+              </span>
+            ))}
+          </div>
+        )}
         <div className="operator-actions">
           <button
             type="button"
@@ -102,6 +119,21 @@ export function TaskPage({ task }: { task: string }) {
           >
             Retry failed
           </button>
+          {s.publication.FAILED > 0 && (
+            <button
+              type="button"
+              onClick={() =>
+                setAsk({
+                  title: `Retry the publication of task ${task}?`,
+                  body: `${count(s.publication.FAILED)} files whose publication FAILED are registered in the catalog again. Fix what the reason names first (aso explain shows it).`,
+                  confirm: 'Retry publication',
+                  run: act('publish'),
+                })
+              }
+            >
+              Retry failed publication
+            </button>
+          )}
           {sel.length > 0 && (
             <>
               <button
