@@ -45,7 +45,9 @@ export function TaskPage({ task }: { task: string }) {
     if (action === 'publish') {
       const r = await api<PublicationRetryResponse>('/api/v1/publication/retry', { method: 'POST', body })
       setMessage(
-        `${r.republished} files registered again (${r.blocks} blocks), ${r.requeued} PENDING again for a new block`,
+        r.republished + r.requeued === 0
+          ? 'nothing to retry: no publication is FAILED'
+          : `${r.republished} files registered again (${r.blocks} block${r.blocks === 1 ? '' : 's'}), ${r.requeued} PENDING again for a new block`,
       )
     } else if (action === 'kill') {
       const r = await api<KillResponse>('/api/v1/transfers/kill', { method: 'POST', body })
