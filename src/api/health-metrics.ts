@@ -1,8 +1,9 @@
 /**
  * `GET /health` (the store answers, the loops run) and `GET /metrics` (Prometheus, names prefixed `aso_`):
  * public, outside /api/v1, so load balancers and Prometheus need no credential. Gauges are computed from the
- * store's rollup (publication: its index of publishable files) at each scrape, once for every agent; the agent's latency histograms and counters come from prom-client's default
- * registry when the agent runs in this process.
+ * store's rollup (publication: its index of publishable files) at each scrape, once for all agents; the
+ * agent's latency histograms and counters come from prom-client's default registry when the agent runs in
+ * this process.
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { Gauge, Registry, register } from 'prom-client'
