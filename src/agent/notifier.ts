@@ -80,7 +80,7 @@ export class Notifier {
         headers: {
           'content-type': 'application/json',
           'user-agent': 'aso-notifier',
-          'x-aso-event': 'transfer.terminal',
+          'x-aso-event': eventOf(d.payload),
           'x-aso-delivery': String(d.id),
           // signed per attempt: the timestamp is this attempt's, the id the event's
           ...webhookHeaders(key, d.messageId, this.ctx.now(), d.payload),
@@ -115,5 +115,14 @@ export class Notifier {
       attempt,
     )
     return { id: d.id, outcome: 'retry', nextAttemptAt: this.ctx.now() + delay, error }
+  }
+}
+
+/** The event type a stored payload carries (transfer.terminal or publication.terminal). */
+function eventOf(payload: string): string {
+  try {
+    return String((JSON.parse(payload) as { type?: unknown }).type ?? 'transfer.terminal')
+  } catch {
+    return 'transfer.terminal'
   }
 }

@@ -7,6 +7,7 @@ import type { CloseReason, PublicationFailureClass } from '../../domain/publicat
 import type { StoreContext } from '../context.js'
 import { chunk, type DialectOps, type Trx } from '../dialect.js'
 import { type ChangedRow, insertHistory, RETURNED_COLUMNS, type TransferUpdate } from '../transition.js'
+import { enqueueTerminalNotifications } from './webhook-outbox.js'
 
 /** Where files of one (user, dataset, destination) go in the catalog: the key of their open block. */
 export interface BlockKey {
@@ -48,6 +49,7 @@ async function movePublication(
   now: number,
   actor: string,
 ): Promise<ChangedRow[]> {
+  const ended = set.publication_state === 'PUBLISHED' || set.publication_state === 'FAILED'
   const parts = where.ids ? chunk(where.ids, 500) : [undefined]
   const changed: ChangedRow[] = []
   for (const ids of parts) {
@@ -66,6 +68,14 @@ async function movePublication(
     actor,
     now,
   )
+  // a file whose publication ended notifies its callback, like the end of its transfer
+  if (ended)
+    await enqueueTerminalNotifications(
+      trx,
+      changed.map((c) => c.id),
+      now,
+      'publication.terminal',
+    )
   return changed
 }
 

@@ -26,9 +26,12 @@ export interface WebhookAttempt {
   error?: string
 }
 
+/** What a notification is about: a file's transfer ended, or its publication did (PUBLISHED or FAILED). */
+export type WebhookEvent = 'transfer.terminal' | 'publication.terminal'
+
 /** The body POSTed to a callback URL when a file reaches a terminal state. */
 export interface WebhookPayload {
-  type: 'transfer.terminal'
+  type: WebhookEvent
   id: string
   user: string
   task: string
@@ -50,13 +53,21 @@ export interface WebhookPayload {
   finishedAt: string
   /** PENDING: a DONE file that asked for publication is on its way into the catalog; NOT_REQUIRED otherwise */
   publicationState: PublicationState
+  /** with publicationState FAILED: catalog-transient or catalog-permanent, and why */
+  publicationClass: string | null
+  publicationReason: string | null
 }
 
 /**
  * Writes an outbox row for each of these records that is terminal and carries a callbackUrl. Called inside
  * the transaction of the terminal transition, so the notification commits (or not) with the state change.
  */
-export async function enqueueTerminalNotifications(trx: Trx, ids: readonly string[], now: number) {
+export async function enqueueTerminalNotifications(
+  trx: Trx,
+  ids: readonly string[],
+  now: number,
+  type: WebhookEvent = 'transfer.terminal',
+) {
   for (const part of chunk(ids, 500)) {
     const rows = await trx
       .selectFrom('transfers')
@@ -79,6 +90,8 @@ export async function enqueueTerminalNotifications(trx: Trx, ids: readonly strin
         'finished_at',
         'callback_url',
         'publication_state',
+        'publication_class',
+        'publication_reason',
       ])
       .where('id', 'in', part)
       .where('callback_url', 'is not', null)
@@ -90,7 +103,7 @@ export async function enqueueTerminalNotifications(trx: Trx, ids: readonly strin
       .values(
         rows.map((r) => {
           const payload: WebhookPayload = {
-            type: 'transfer.terminal',
+            type,
             id: r.id,
             user: r.user,
             task: r.task,
@@ -109,6 +122,8 @@ export async function enqueueTerminalNotifications(trx: Trx, ids: readonly strin
             attempt: Number(r.attempt),
             finishedAt: new Date(Number(r.finished_at ?? now)).toISOString(),
             publicationState: r.publication_state as PublicationState,
+            publicationClass: r.publication_class,
+            publicationReason: r.publication_reason,
           }
           return {
             transfer_id: r.id,

@@ -286,4 +286,22 @@ describe('publisher', () => {
     expect(refused).toMatchObject({ status: 'rejected', error: { field: 'jobRetry' } })
     expect(refused.error!.message).toMatch(/is published in block .* whose content cannot change/)
   })
+
+  it("notifies a file's callback when its publication ends, as when its transfer ended", async () => {
+    const publisher = await setUp()
+    const [id] = await lab.inject(1, publishable(DS1, { callbackUrl: 'https://jobs.example.org/cb' }))
+    const [job] = await lab.submitted()
+    await lab.record(lab.outcomes(job!, 'done'))
+    await publisher.run()
+    const sent = await lab.store.dueWebhooks(lab.clock.now(), 10, 60_000)
+    expect(sent.map((d) => JSON.parse(d.payload))).toEqual([
+      expect.objectContaining({ type: 'transfer.terminal', id, state: 'DONE', publicationState: 'PENDING' }),
+      expect.objectContaining({
+        type: 'publication.terminal',
+        id,
+        publicationState: 'PUBLISHED',
+        publicationClass: null,
+      }),
+    ])
+  })
 })
