@@ -71,3 +71,25 @@ export function observeOutcomes(outcomes: readonly FileOutcome[]): void {
     else if (o.result === 'failed') attemptFailures.inc({ class: classify(o.reason, o.recoverable).class })
   }
 }
+
+/** Catalog calls of the publisher, one per block and attempt, by result (published, transient, permanent). */
+export const publicationCalls = metric(
+  'aso_publication_calls_total',
+  () =>
+    new Counter({
+      name: 'aso_publication_calls_total',
+      help: 'catalog calls of the publisher (one per block and attempt) by result',
+      labelNames: ['result'] as const,
+    }),
+)
+
+export const publicationSeconds = metric(
+  'aso_publication_call_duration_seconds',
+  () =>
+    new Histogram({
+      name: 'aso_publication_call_duration_seconds',
+      help: 'time of one catalog call publishing one block',
+      labelNames: ['result'] as const,
+      buckets: LATENCY_BUCKETS,
+    }),
+)

@@ -12,6 +12,7 @@ import { backoffDelay } from '../domain/retry-policy.js'
 import type { BlockFill } from '../store/ops/publication.js'
 import type { DueBlock } from '../store/ops/publication-reads.js'
 import type { LoopContext } from './context.js'
+import { publicationCalls, publicationSeconds } from './metrics.js'
 
 type PublisherStore =
   | 'readyForBlocks'
@@ -116,6 +117,11 @@ export class Publisher {
       ruleAccount: b.ruleAccount,
       files,
     }
+    const started = performance.now()
+    const observe = (result: string) => {
+      publicationCalls.inc({ result })
+      publicationSeconds.observe({ result }, (performance.now() - started) / 1000)
+    }
     try {
       const result = files.length
         ? await this.ctx.catalog!.publishBlock(block)
@@ -140,6 +146,7 @@ export class Publisher {
         e instanceof CatalogError
           ? e
           : new CatalogError('catalog-transient', `publishing failed: ${(e as Error).message}`)
+      observe(err.failureClass)
       const attempt = b.attempts + 1
       const again = err.failureClass === 'catalog-transient' && attempt < cfg.maxAttempts
       const now = this.ctx.now()
