@@ -9,10 +9,12 @@
  * every file PUBLISHED in the block Rucio has it in, no publication attempt charged for the crashes, and one
  * "joined block" and one "published in block" history row per file.
  *
- * Runs the built CLI (dist/cli/main.js: `npm run build`). `ASO_CRASH_KEEP=1` keeps the lab directory.
+ * Runs the built CLI (dist/cli/main.js: `npm run build`). `ASO_CRASH_KEEP=1` keeps the lab directory (store,
+ * agents' logs) under the system's temp directory, and prints where.
  */
 import { execFile } from 'node:child_process'
-import { rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import Database from 'better-sqlite3'
@@ -43,8 +45,12 @@ const RSE = 'T2_XX_FILE'
 const USER = 'alice'
 const SCOPE = `user.${USER}`
 const DATASET = '/Crash/alice-v1/USER'
-/** the stage of a block's registration in Rucio each kill waits for (see `stage` below) */
-const AIMS = [1, 2, 3, 1, 2]
+/**
+ * The stage of a block's registration in Rucio each kill waits for (see `stage` below): the dataset made
+ * (replicas being registered: the longest part of a call) or its files attached (container and rule next).
+ * Later stages are left to chance: between the rule and the close there is one short call.
+ */
+const AIMS = [1, 2, 1, 2, 2]
 /** from the first `aso serve` to every file PUBLISHED */
 const BUDGET_MS = 240_000
 
@@ -98,7 +104,13 @@ describe.skipIf(missing)(
     it(`${FILES.toLocaleString('en')} files, ${KILLS} kills mid-publication: every file in exactly one block, nothing registered twice, no attempt charged`, async () => {
       const peer = rucio!
       const setupStart = Date.now()
+      // kept: outside the run's temp directory, which goes at the end of the run
+      const keep = process.env.ASO_CRASH_KEEP
+        ? await mkdtemp(path.join(path.dirname(tmpdir()), 'aso-publication-crash-'))
+        : undefined
+      if (keep) console.log(`lab directory (kept): ${keep}`)
       lab = await makeFileLab({
+        dir: keep,
         config: {
           links: { default: { maxActive: 50, maxFilesPerJob: 10 } },
           local: { maxConcurrent: 8 },
@@ -245,15 +257,18 @@ describe.skipIf(missing)(
           // ...then the kill, as soon as a catalog call of this life has got to the stage this kill aims at
           // (a block is PUBLISHING in the store and, since the last kill, Rucio got its dataset, or its files
           // attached, or its rule), so that the successor meets each kind of half-made block, some of them
-          // left by a kill during the re-publication of a dead agent's blocks; at most 3 s, then the kill
-          // lands wherever it lands
+          // left by a kill during the re-publication of a dead agent's blocks. A new leader first publishes
+          // again what its predecessor left (oldest first, which Rucio shows only from the rule on): after
+          // 3 s any stage will do, after 8 s the kill lands wherever it lands
           const target = AIMS[k]!
-          const until = Date.now() + 3000
+          const aimedAt = Date.now()
           let reached = 0
-          while (Date.now() < until && reached < target) {
+          for (;;) {
             failIfDead(agent, `before kill ${k + 1}`)
             reached = await furthestNow()
-            if (reached < target) await sleep(20)
+            const waited = Date.now() - aimedAt
+            if (reached >= target || (reached > 0 && waited > 3000) || waited > 8000) break
+            await sleep(20)
           }
           const survivors = await sigkillAndReap(agent)
           expect(survivors, `processes that outlived agent ${agent.pid} (kill ${k + 1})`).toEqual([])
@@ -406,7 +421,11 @@ describe.skipIf(missing)(
             )
             .join('; '),
       )
-      // the kills were during publication: most of them with a catalog call half done
+      // every kill was during publication (blocks PUBLISHING), most of them with a catalog call seen half done
+      expect(
+        kills.filter((k) => k.publishing === 0),
+        'kills with no block PUBLISHING',
+      ).toEqual([])
       expect(midCall, JSON.stringify(kills)).toBeGreaterThanOrEqual(3)
     }, 400_000)
   },
