@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3'
 import pino from 'pino'
 import type { AgentContext } from '../src/agent/context.js'
-import { Publisher } from '../src/agent/publisher.js'
+import { CONCURRENT_BLOCKS, Publisher } from '../src/agent/publisher.js'
 import { Agent } from '../src/agent/runner.js'
 import type { Catalog, CatalogBlock } from '../src/catalog/catalog.js'
 import { requestContext } from '../src/cli/app.js'
@@ -20,8 +20,8 @@ import { type Figures, median } from './support/report.js'
 
 const RSE = 'T2_BENCH_FILE'
 const PER_BLOCK = 100
-/** blocks in flight at once: the publisher's own (CONCURRENT_BLOCKS in src/agent/publisher.ts) */
-const CONCURRENT = 2
+/** blocks in flight at once: the publisher's own */
+const CONCURRENT = CONCURRENT_BLOCKS
 
 /**
  * publication: files per second published into a real Rucio server (Rucio 41 on SQLite, the test peer)

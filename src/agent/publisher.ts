@@ -24,7 +24,7 @@ type PublisherStore =
   | 'recordPublishFailure'
 
 /** Blocks published at once: the catalog is one service shared by every block (Rucio serialises writes). */
-const CONCURRENT_BLOCKS = 2
+export const CONCURRENT_BLOCKS = 2
 
 /**
  * Publication (docs/publication.md): DONE files that asked for it join the open block of their user, dataset
