@@ -211,7 +211,7 @@ describe.skipIf(missing)(`publication into Rucio${missing ? ` (skipped: ${missin
       const killed = await agent.store.kill({ task: 'bob-t1' }, 'killed by bob', Date.now(), 'bob')
       expect(killed.killed + killed.killing).toBeGreaterThan(0)
 
-      const final = await settled(agent, ids, 240_000)
+      const final = await settled(agent, ids, 360_000)
       const done = final.filter((r) => r.state === 'DONE')
       const notDone = final.filter((r) => r.state !== 'DONE')
       // the planted missing sources fail; a file of bob's that failed while its kill was on its way may too
@@ -280,7 +280,7 @@ describe.skipIf(missing)(`publication into Rucio${missing ? ` (skipped: ${missin
     } finally {
       await agent.stop()
     }
-  }, 400_000)
+  }, 540_000)
 
   it('rides out Rucio down for 20 s: the calls fail transiently, are retried, and the block is PUBLISHED', async () => {
     const agent = await agentWith('down', { catalog: catalogConfig() })
