@@ -304,4 +304,35 @@ describe('publisher', () => {
       }),
     ])
   })
+
+  it('two leaders publishing one block at once (a lease lost mid-call) record it once', async () => {
+    const publisher = await setUp()
+    const ids = await lab.inject(4, publishable(DS1))
+    const [job] = await lab.submitted()
+    await lab.record(lab.outcomes(job!, 'done'))
+    // the old leader's call hangs until the new leader's has finished
+    let release!: () => void
+    const held = new Promise<void>((r) => {
+      release = r
+    })
+    catalog.script.push(async (b) => {
+      await held
+      return { published: b.files.map((f) => f.id), rejected: [], ruleId: 'r-old' }
+    })
+    const old = publisher.run()
+    await lab.waitFor(() => catalog.calls.length === 1, "the old leader's catalog call")
+    await new Publisher(lab.ctx).run()
+    release()
+    await old
+    expect(catalog.calls.map((c) => c.name)).toEqual([catalog.calls[0]!.name, catalog.calls[0]!.name])
+    expect(await pubStates(ids)).toEqual(Array(4).fill('PUBLISHED'))
+    const published = (await lab.store.history(ids[0]!)).filter((e) =>
+      e.reason.startsWith('publication: published'),
+    )
+    expect(published).toHaveLength(1)
+    expect(await lab.store.blockView(catalog.calls[0]!.name)).toMatchObject({
+      state: 'PUBLISHED',
+      attempts: 0,
+    })
+  })
 })
