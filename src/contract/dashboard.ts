@@ -4,7 +4,7 @@
  */
 import { z } from 'zod'
 import { FAILURE_CLASSES } from '../domain/failures.js'
-import { BLOCK_STATES } from '../domain/publication.js'
+import { BLOCK_STATES, PUBLICATION_STATES } from '../domain/publication.js'
 import { TRANSFER_STATES } from '../domain/states.js'
 import { durationParam } from './schemas.js'
 
@@ -242,6 +242,9 @@ export const taskListResponseSchema = z
         total: z.number(),
         states: z.record(state, z.number()),
         bytes: z.object({ total: z.number(), done: z.number() }),
+        publication: z
+          .partialRecord(z.enum(PUBLICATION_STATES), z.number())
+          .describe('files per publication state, of those that asked for publication (empty: none did)'),
       }),
     ),
     next: z.string().nullable(),

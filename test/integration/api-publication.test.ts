@@ -88,6 +88,11 @@ describe('publication through the API', () => {
     })
     expect((await ops.status()).publication.FAILED).toBe(5)
     expect((await alice.task('Ta')).publication.FAILED).toBe(3)
+    // the task list too, for the user's own tasks only
+    const list = await fetch(`${api.url}/api/v1/tasks`, { headers: { 'x-aso-user': 'alice' } })
+    expect(((await list.json()) as { items: unknown[] }).items).toEqual([
+      expect.objectContaining({ task: 'Ta', user: 'alice', publication: { FAILED: 3 } }),
+    ])
     const e = await alice.explain(id(0))
     expect(e.record.publicationState).toBe('FAILED')
     expect(e.publication).toEqual({

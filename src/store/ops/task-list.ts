@@ -1,6 +1,7 @@
 import { sql } from 'kysely'
 import { AsoError } from '../../domain/errors.js'
 import type { TransferState } from '../../domain/states.js'
+import type { PublicationState } from '../../domain/transfer.js'
 import type { StoreContext } from '../context.js'
 import type { Db } from '../dialect.js'
 
@@ -20,6 +21,8 @@ export interface TaskProgress {
   user: string
   states: Record<TransferState, number>
   bytes: { total: number; done: number }
+  /** files per publication state, of those that asked for publication (empty when none did) */
+  publication: Partial<Record<PublicationState, number>>
 }
 
 const LIVE_SUM = sql<number>`n_new + n_submitting + n_submitted + n_retry + n_killing`
@@ -62,6 +65,7 @@ export async function taskList(
     .limit(f.limit + 1)
     .execute()
   const page = rows.slice(0, f.limit)
+  const publication = await publicationOfTasks(db, page)
   const last = page.at(-1)
   const next = rows.length > f.limit && last ? Buffer.from(String(last.seq)).toString('base64url') : null
   return {
@@ -79,9 +83,34 @@ export async function taskList(
         KILLED: Number(r.n_killed),
       },
       bytes: { total: Number(r.bytes), done: Number(r.done_bytes) },
+      publication: publication.get(`${r.user}\0${r.task}`) ?? {},
     })),
     next,
   }
+}
+
+/** Publication counts of a page of tasks: one index scan over their publishable files (a partial index). */
+async function publicationOfTasks(
+  db: Db,
+  page: readonly { user: string; task: string }[],
+): Promise<Map<string, Partial<Record<PublicationState, number>>>> {
+  const out = new Map<string, Partial<Record<PublicationState, number>>>()
+  if (page.length === 0) return out
+  const rows = await db
+    .selectFrom('transfers')
+    .select(['user', 'task', 'publication_state', (eb) => eb.fn.countAll<number>().as('n')])
+    .where('publication_state', '<>', 'NOT_REQUIRED')
+    .where('user', 'in', [...new Set(page.map((t) => t.user))])
+    .where('task', 'in', [...new Set(page.map((t) => t.task))])
+    .groupBy(['user', 'task', 'publication_state'])
+    .execute()
+  for (const r of rows) {
+    const key = `${r.user}\0${r.task}`
+    const counts = out.get(key) ?? {}
+    counts[r.publication_state as PublicationState] = Number(r.n)
+    out.set(key, counts)
+  }
+  return out
 }
 
 /** The store's door for the task list. */

@@ -76,6 +76,7 @@ export function Tasks() {
               <th className="num">in flight</th>
               <th className="num">waiting</th>
               <th className="num">bytes done</th>
+              <th>publication</th>
             </tr>
           </thead>
           <tbody>
@@ -98,6 +99,7 @@ export function Tasks() {
                   <td className="num">
                     {bytes(t.bytes.done)} / {bytes(t.bytes.total)}
                   </td>
+                  <td className="publication">{publicationText(t.publication)}</td>
                 </tr>
               )
             })}
@@ -117,4 +119,12 @@ export function Tasks() {
       </p>
     </>
   )
+}
+
+/** "40 / 50 published, 2 failed", or a dash for a task that asked for no publication. */
+function publicationText(p: Partial<Record<string, number>>): string {
+  const total = Object.values(p).reduce<number>((n, x) => n + (x ?? 0), 0)
+  if (total === 0) return '—'
+  const failed = p.FAILED ? `, ${count(p.FAILED)} failed` : ''
+  return `${count(p.PUBLISHED ?? 0)} / ${count(total)} published${failed}`
 }
