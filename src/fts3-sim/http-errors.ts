@@ -26,9 +26,15 @@ export function statusText(code: number): string {
   return `${code} ${statusName(code)}`
 }
 
-/** The reason phrase of the status line, where Node's own differs from werkzeug's. */
+/** Codes werkzeug has no name for: their status line reads "UNKNOWN" (FTS's own 419). */
+const WERKZEUG_UNNAMED = new Set([419])
+
+/**
+ * The reason phrase of the status line where Node's own would differ from werkzeug's: only for codes werkzeug
+ * does not know. Every standard code (200, 201, 207, 304, 404…) keeps its ordinary phrase.
+ */
 export function statusLineReason(code: number): string | undefined {
-  return NAMES[code] === undefined ? 'UNKNOWN' : undefined
+  return WERKZEUG_UNNAMED.has(code) ? 'UNKNOWN' : undefined
 }
 
 export const DEFAULT_DESCRIPTIONS: Record<number, string> = {

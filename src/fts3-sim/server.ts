@@ -106,8 +106,9 @@ export async function startFts3Sim(opts: Fts3SimOptions = {}): Promise<Fts3Sim> 
     logger: false,
     bodyLimit: 64 * 1024 * 1024,
     forceCloseConnections: true,
-    // bulk status asks for up to 100 job ids in one path segment (Rucio's batch): find-my-way's default is 100 chars
-    routerOptions: { maxParamLength: 8192 },
+    // bulk status asks for up to 100 job ids in one path segment (Rucio's batch): find-my-way's default is 100
+    // chars. The official client sends every request to `//whoami`, `//jobs`…: the real server serves `//x` as `/x`
+    routerOptions: { maxParamLength: 8192, ignoreDuplicateSlashes: true },
     ...(tls
       ? {
           https: {

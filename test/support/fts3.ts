@@ -45,7 +45,8 @@ export const asClient = (c: UserCert | ProxyCert): ClientCredential =>
 export function simClient(baseUrl: string, tls?: { ca: string; credential?: ClientCredential }): SimClient {
   const request = (method: string, path: string, opts: RequestOptions = {}): Promise<SimResponse> =>
     new Promise((resolve, reject) => {
-      const url = new URL(path, baseUrl)
+      // appended, not resolved: `//whoami` is a path here (the official client's), not a protocol-relative URL
+      const url = new URL(`${baseUrl.replace(/\/+$/, '')}${path}`)
       const headers: Record<string, string> = { ...opts.headers }
       let payload: string | undefined
       if (opts.body !== undefined) {

@@ -53,6 +53,23 @@ describe('identity', () => {
   })
 })
 
+describe('the HTTP layer', () => {
+  it('serves `//x` as `/x`, as the real server does (the official client sends `//whoami`, `//jobs`)', async () => {
+    const plain = await client.get('/whoami')
+    const doubled = await client.get('//whoami')
+    expect([doubled.status, doubled.json]).toEqual([200, plain.json])
+    const id = await submitted()
+    expect((await client.get(`//jobs/${id}`)).json).toMatchObject({ job_id: id })
+  })
+
+  it('names standard statuses on the status line as usual; only werkzeug-unknown codes read UNKNOWN', async () => {
+    const ok = await client.get('/whoami')
+    expect([ok.status, ok.statusMessage]).toEqual([200, 'OK'])
+    const missing = await client.get('/jobs/00000000-0000-0000-0000-000000000000')
+    expect([missing.status, missing.statusMessage]).toEqual([404, 'Not Found'])
+  })
+})
+
 describe('VOMS', () => {
   it('FQANs change the delegation id, the VO and so the deterministic ids', async () => {
     const fqans = ['/cms/Role=NULL/Capability=NULL', '/cms/Role=production/Capability=NULL']
