@@ -62,6 +62,13 @@ describe('the HTTP layer', () => {
     expect((await client.get(`//jobs/${id}`)).json).toMatchObject({ job_id: id })
   })
 
+  it("answers GET /jobs/{id}/dm with the job's data-management operations (none), 404 for an unknown job", async () => {
+    const id = await submitted()
+    expect(await client.get(`/jobs/${id}/dm`)).toMatchObject({ status: 200, json: [] })
+    const unknown = await client.get('/jobs/00000000-0000-0000-0000-000000000000/dm')
+    expect(unknown.status).toBe(404)
+  })
+
   it('names standard statuses on the status line as usual; only werkzeug-unknown codes read UNKNOWN', async () => {
     const ok = await client.get('/whoami')
     expect([ok.status, ok.statusMessage]).toEqual([200, 'OK'])

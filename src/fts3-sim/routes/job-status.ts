@@ -1,5 +1,5 @@
 /**
- * Reading jobs: `GET /jobs`, `/jobs/{ids}`, `/jobs/{id}/files`, `.../retries`, `/jobs/{id}/{field}`
+ * Reading jobs: `GET /jobs`, `/jobs/{ids}`, `/jobs/{id}/files`, `.../retries`, `/jobs/{id}/dm`, `/jobs/{id}/{field}`
  * (docs/fts3-rest.md §1, §7).
  */
 import type { Caller } from '../caller.js'
@@ -103,6 +103,13 @@ export function registerJobStatusRoutes(ctx: SimContext): void {
   routes.add('GET', '/jobs/:id/files', async (request, reply) => {
     const job = accessibleJob(ctx, callerOf(ctx, request), (request.params as IdParams).id)
     return sendJson(reply, 200, job.files.map(fileJson))
+  })
+
+  // the job's data-management operations (deletions, staging-only files): the double runs none, so a job it
+  // knows has none; the official client's get_job_status(list_files=True) asks for them
+  routes.add('GET', '/jobs/:id/dm', async (request, reply) => {
+    accessibleJob(ctx, callerOf(ctx, request), (request.params as IdParams).id)
+    return sendJson(reply, 200, [])
   })
 
   routes.add('GET', '/jobs/:id/files/:fileIds/retries', async (request, reply) => {
