@@ -27,6 +27,7 @@ import {
   type ServeProcess,
   sigkillAndReap,
   startServe,
+  stopGracefully,
 } from '../support/crash-agents.js'
 import { type FileLab, makeFileLab, testBytes } from '../support/file-sites.js'
 
@@ -260,14 +261,7 @@ async function runCrashScenario(s: Scenario): Promise<Figures> {
     db.close()
   }
   const seconds = (Date.now() - start) / 1000
-  process.kill(agent.pid, 'SIGTERM')
-  let timer: NodeJS.Timeout | undefined
-  const exit = await Promise.race([
-    agent.exited,
-    new Promise((r) => {
-      timer = setTimeout(() => r('still running 30 s after SIGTERM'), 30_000)
-    }),
-  ]).finally(() => clearTimeout(timer))
+  const exit = await stopGracefully(agent)
   expect(exit, `graceful stop:\n${logTail(agent.logPath)}`).toEqual({ code: 0, signal: null })
 
   // --- the files: all there, intact, no partial copies anywhere

@@ -30,6 +30,7 @@ import {
   type ServeProcess,
   sigkillAndReap,
   startServe,
+  stopGracefully,
 } from '../support/crash-agents.js'
 import { type FileLab, makeFileLab, testBytes } from '../support/file-sites.js'
 import { RUCIO_ROOT, type RucioPeer, rucioPeerMissing, startRucioPeer } from '../support/rucio.js'
@@ -302,14 +303,7 @@ describe.skipIf(missing)(
         db.close()
       }
       const seconds = (Date.now() - start) / 1000
-      process.kill(agent.pid, 'SIGTERM')
-      let timer: NodeJS.Timeout | undefined
-      const exit = await Promise.race([
-        agent.exited,
-        new Promise((r) => {
-          timer = setTimeout(() => r('still running 30 s after SIGTERM'), 30_000)
-        }),
-      ]).finally(() => clearTimeout(timer))
+      const exit = await stopGracefully(agent)
       expect(exit, `graceful stop:\n${logTail(agent.logPath)}`).toEqual({ code: 0, signal: null })
 
       // --- Rucio: the container's blocks, their files, their rules

@@ -200,3 +200,18 @@ export async function ensureStopped(p: ServeProcess | null | undefined): Promise
   }
   await Promise.race([p.exited, new Promise((r) => setTimeout(r, 5000))])
 }
+
+/** SIGTERM, then how the process exited, or a message when it is still running after `timeoutMs`. */
+export async function stopGracefully(
+  p: ServeProcess,
+  timeoutMs = 30_000,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null } | string> {
+  process.kill(p.pid, 'SIGTERM')
+  let timer: NodeJS.Timeout | undefined
+  return Promise.race([
+    p.exited,
+    new Promise<string>((r) => {
+      timer = setTimeout(() => r(`still running ${timeoutMs / 1000} s after SIGTERM`), timeoutMs)
+    }),
+  ]).finally(() => clearTimeout(timer))
+}
