@@ -74,7 +74,10 @@ function layerOf(folderCell: string, importCell: string): Layer {
     throw new Error(`${ARCHITECTURE_DOC}: layer row "${folderCell}" must hold exactly one backticked folder`)
   }
   const folder = folders[0]!.endsWith('/') ? folders[0]! : `${folders[0]}/`
-  const name = folder.slice(0, -1).split('/').pop()!
+  // a package's rows are named by their path inside packages/ (`fts3-sim`, `fts3-sim/test`), so that its
+  // own `test/` does not clash with the repository's
+  const inPackages = folder.startsWith('packages/')
+  const name = inPackages ? folder.slice('packages/'.length, -1) : folder.slice(0, -1).split('/').pop()!
   return { folder, name, mayImport: allowedNames(folder, importCell) }
 }
 

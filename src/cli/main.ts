@@ -152,21 +152,6 @@ db.command('check')
   .action(async (_o, cmd: Command) => (await import('./commands/db.js')).dbCheckCommand(all(cmd)))
 
 program
-  .command('fts3-sim')
-  .description('run the FTS3 test double (REST API, real copies, STOMP messages) for one-machine trials')
-  .helpOption(false)
-  .allowUnknownOption()
-  .allowExcessArguments()
-  .action(async (_o, cmd: Command) => {
-    // the double parses its own options (aso fts3-sim --help lists them); --config is the global one
-    const { config } = cmd.optsWithGlobals() as { config?: string }
-    process.exitCode = await (await import('../fts3-sim/cli.js')).runFts3SimCli([
-      ...(config ? ['--config', config] : []),
-      ...cmd.args,
-    ])
-  })
-
-program
   .command('classify')
   .description("classify an engine's failure reason: prints {class, retry, hint} as JSON")
   .argument('<reason>', 'the reason string, e.g. "DESTINATION [13] Permission denied"')

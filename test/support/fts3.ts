@@ -5,9 +5,9 @@
  */
 import http from 'node:http'
 import https from 'node:https'
+import type { Fts3SimOptions } from '../../packages/fts3-sim/src/options.js'
+import { type Fts3Sim, startFts3Sim } from '../../packages/fts3-sim/src/server.js'
 import { type ProxySigner, signProxyFromCsr } from '../../src/credentials/index.js'
-import type { Fts3SimOptions } from '../../src/fts3-sim/options.js'
-import { type Fts3Sim, startFts3Sim } from '../../src/fts3-sim/server.js'
 import type { ProxyCert, TestPki, UserCert } from './pki.js'
 
 export interface SimResponse {

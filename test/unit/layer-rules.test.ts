@@ -114,11 +114,12 @@ describe('the layer table', () => {
       'src/agent/': sorted('domain config credentials storage sites store engines reports catalog'),
       'src/api/': sorted('domain config contract credentials sites store reports'),
       'src/client/': sorted('domain contract credentials'),
-      'src/fts3-sim/': sorted('domain config credentials storage contract'),
       'src/cli/': sorted(
-        'domain config contract credentials storage sites store engines reports catalog agent api client fts3-sim',
+        'domain config contract credentials storage sites store engines reports catalog agent api client',
       ),
       'web/': sorted('contract domain'),
+      'packages/fts3-sim/': [],
+      'packages/fts3-sim/test/': 'any',
       'test/': 'any',
       'bench/': 'any',
     })

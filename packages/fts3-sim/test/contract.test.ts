@@ -4,10 +4,10 @@
  * Insecure mode (one DN with a valid delegation), no storage: files stay queued (maxActive 0).
  */
 import { createHash } from 'node:crypto'
+import { uuid5 } from 'aso/domain/ids'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { uuid5 } from '../../src/domain/ids.js'
-import type { Fts3Sim } from '../../src/fts3-sim/server.js'
-import { type SimClient, simClient, startInsecureSim } from '../support/fts3.js'
+import { type SimClient, simClient, startInsecureSim } from '../../../test/support/fts3.js'
+import type { Fts3Sim } from '../src/server.js'
 
 const ALICE = '/DC=ch/DC=cern/OU=Users/CN=alice'
 const SRC = 'root://src.example:1094//store/temp/user/alice.1/f'

@@ -4,8 +4,8 @@
  * the anonymous user. In `insecureDn` mode every request without a token is that DN.
  */
 import type { TLSSocket } from 'node:tls'
+import { loadTrustStore, type TrustStore, verifyPeer } from 'aso/credentials'
 import type { FastifyRequest } from 'fastify'
-import { loadTrustStore, type TrustStore, verifyPeer } from '../credentials/index.js'
 import { ANONYMOUS, type Caller, certificateCaller, fqansFor } from './caller.js'
 import { FtsHttpError } from './http-errors.js'
 import { loadTokenVerifier, type TokenOptions, type TokenVerifier } from './token-verifier.js'

@@ -11,8 +11,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { adler32 } from 'hash-wasm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { Fts3Sim } from '../../src/fts3-sim/server.js'
-import { type SimClient, startInsecureSim, waitForJob } from '../support/fts3.js'
+import { type SimClient, startInsecureSim, waitForJob } from '../../../test/support/fts3.js'
 import {
   canConnect,
   requireActivemq,
@@ -20,8 +19,15 @@ import {
   startStompBroker,
   subscribeTopic,
   type TopicSubscriber,
-} from '../support/stomp-broker.js'
-import { putFile, requireXrootd, sitePath, startXrootdSite, type XrootdSite } from '../support/xrootd.js'
+} from '../../../test/support/stomp-broker.js'
+import {
+  putFile,
+  requireXrootd,
+  sitePath,
+  startXrootdSite,
+  type XrootdSite,
+} from '../../../test/support/xrootd.js'
+import type { Fts3Sim } from '../src/server.js'
 
 const ALICE = '/DC=ch/DC=cern/OU=Users/CN=alice'
 const TOPIC = 'transfer.fts_monitoring_complete'

@@ -3,7 +3,7 @@
  * expires files queued past `max_time_in_queue`, retries recoverable failures after `retry_delay`,
  * records every attempt and recomputes job states (docs/fts3-rest.md §2, §3).
  */
-import { ftsRecoverable } from '../domain/failures.js'
+import { ftsRecoverable } from 'aso/domain/failures'
 import { completionMessage } from './completion-message.js'
 import { FILE_QUEUED_STATES, isJobActive, type SimFile, type SimJob } from './job-model.js'
 import { refreshJobState } from './job-state.js'

@@ -2,7 +2,7 @@
  * The server side of GridSite delegation (docs/fts3-rest.md §4): a cached CSR and its private key per
  * (delegation id, DN), the delegated credentials, and the check a certificate submission makes (419).
  */
-import { assembleProxyFile, checkDelegatedChain, makeProxyCsr } from '../credentials/index.js'
+import { assembleProxyFile, checkDelegatedChain, makeProxyCsr } from 'aso/credentials'
 import type { Caller } from './caller.js'
 import { FtsHttpError } from './http-errors.js'
 

@@ -3,10 +3,9 @@
  * bytes with the built-in engine's copy methods (docs/fts3-rest.md is the behaviour it must show).
  */
 import { constants } from 'node:crypto'
+import { parseCert } from 'aso/credentials'
+import { StorageRegistry, xrootMethods } from 'aso/storage'
 import Fastify, { type FastifyInstance } from 'fastify'
-import { parseCert } from '../credentials/index.js'
-import { StorageRegistry } from '../storage/registry.js'
-import { xrootMethods } from '../storage/xroot/xroot-methods.js'
 import { createAuthenticator } from './auth.js'
 import { certificateCaller, fqansFor } from './caller.js'
 import { CredentialFiles } from './credential-files.js'

@@ -1,12 +1,12 @@
-/** `aso fts3-sim` as a command: usage errors exit 3; it serves until told to stop. */
+/** `aso-fts3-sim` as a command: usage errors exit 3; it serves until told to stop. */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { runFts3SimCli } from '../../src/fts3-sim/cli.js'
-import { simClient } from '../support/fts3.js'
+import { simClient } from '../../../test/support/fts3.js'
+import { runFts3SimCli } from '../src/cli.js'
 
-describe('aso fts3-sim', () => {
+describe('aso-fts3-sim', () => {
   it('refuses unknown options and half a TLS pair with exit code 3', async () => {
     const err: string[] = []
     const io = { out: () => {}, err: (l: string) => err.push(l) }

@@ -4,10 +4,8 @@
  * engine's methods, then compare size and checksums. Failures are url-copy's `SCOPE [errno] message`.
  */
 
-import type { CopyFile, CopyMethod, CopyResult } from '../storage/copy-method.js'
-import { chooseMethods } from '../storage/method-choice.js'
-import { StorageError } from '../storage/protocol.js'
-import type { StorageRegistry } from '../storage/registry.js'
+import type { CopyFile, CopyMethod, CopyResult, StorageRegistry } from 'aso/storage'
+import { chooseMethods, StorageError } from 'aso/storage'
 import { parseUrl } from './wire-format.js'
 
 export type FailurePhase = 'TRANSFER_PREPARATION' | 'TRANSFER' | 'TRANSFER_FINALIZATION'

@@ -2,7 +2,7 @@
  * The completion message url-copy publishes for every attempt (docs/fts3-rest.md §5; fts3 msg-ifce
  * SendTransferFinishMessage and LegacyReporter::sendTransferCompleted).
  */
-import { parseReason } from '../domain/failures.js'
+import { parseReason } from 'aso/domain/failures'
 import type { SimFile, SimJob } from './job-model.js'
 import type { UrlCopyResult } from './url-copy.js'
 import { parseUrl } from './wire-format.js'

@@ -3,7 +3,7 @@
  * FQANs, VOs, delegation id and the level of access to transfers.
  */
 import { createHash } from 'node:crypto'
-import { uuid5 } from '../domain/ids.js'
+import { uuid5 } from 'aso/domain/ids'
 
 /** FTS's fixed namespace of VO ids and deterministic job ids. */
 export const BASE_ID = '01874efb-4735-4595-bc9c-591aef8240c9'

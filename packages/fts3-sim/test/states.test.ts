@@ -4,13 +4,13 @@
  * overwrite and checksum rules, cancel of a running copy. Storage here is an in-memory `mock://` scheme
  * with its own copy method, given to the double the way another engine method would be.
  */
+
+import type { CopyMethod } from 'aso/storage'
+import { type ProtocolHandler, StorageError, StorageRegistry } from 'aso/storage'
 import { adler32 } from 'hash-wasm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { Fts3Sim } from '../../src/fts3-sim/server.js'
-import type { CopyMethod } from '../../src/storage/copy-method.js'
-import { type ProtocolHandler, StorageError } from '../../src/storage/protocol.js'
-import { StorageRegistry } from '../../src/storage/registry.js'
-import { type SimClient, simClient, startInsecureSim, waitForJob } from '../support/fts3.js'
+import { type SimClient, simClient, startInsecureSim, waitForJob } from '../../../test/support/fts3.js'
+import type { Fts3Sim } from '../src/server.js'
 
 const ALICE = '/DC=ch/DC=cern/OU=Users/CN=alice'
 const objects = new Map<string, Buffer>()

@@ -1,6 +1,6 @@
 /** Job ids as fts-rest-flask makes them: UUID version 1, or `uuid5(uuid5(BASE_ID, vo), sid)` on request. */
 import { randomBytes } from 'node:crypto'
-import { uuid5 } from '../domain/ids.js'
+import { uuid5 } from 'aso/domain/ids'
 import { voId } from './caller.js'
 
 /** 100 ns intervals between the Gregorian epoch (1582-10-15) and the Unix epoch. */

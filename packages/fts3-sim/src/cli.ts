@@ -1,14 +1,14 @@
 /**
- * `aso fts3-sim`: the FTS3 double as a server for one-machine trials.
- *   aso fts3-sim --listen 127.0.0.1:8446 [--config aso.yaml] [--insecure-dn DN]
+ * `aso-fts3-sim`: the FTS3 double as a server for one-machine trials.
+ *   aso-fts3-sim --listen 127.0.0.1:8446 [--config aso.yaml] [--insecure-dn DN]
  *                [--cert PEM --key PEM --ca-dir DIR] [--stomp URL] [--vo NAME] [--max-active N]
  * From aso.yaml it reads only `api.tls` (cert, key, caDir) as TLS defaults, the first site `caDir` as
  * the CA directory when none is given, and `fts3.stomp` (url, topic) as the broker default.
  */
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import { loadConfig } from '../config/load.js'
-import { parseDuration } from '../domain/duration.js'
+import { loadConfig } from 'aso/config'
+import { parseDuration } from 'aso/domain/duration'
 import type { Fts3SimOptions } from './options.js'
 import { startFts3Sim } from './server.js'
 
@@ -19,7 +19,7 @@ export interface Fts3SimCliIo {
   stop?: Promise<void>
 }
 
-const USAGE = `usage: aso fts3-sim --listen HOST:PORT [--config aso.yaml] [--insecure-dn DN]
+const USAGE = `usage: aso-fts3-sim --listen HOST:PORT [--config aso.yaml] [--insecure-dn DN]
                     [--cert FILE --key FILE --ca-dir DIR] [--stomp URL] [--topic NAME] [--alias NAME]
                     [--vo NAME] [--max-active N] [--archive-after DURATION]
   --insecure-dn DN   plain HTTP on loopback; every request is DN, holding a valid delegation
@@ -41,10 +41,6 @@ function signalled(): Promise<void> {
     process.once('SIGTERM', done)
   })
 }
-
-type Record_ = Record<string, unknown>
-const section = (v: unknown): Record_ => (typeof v === 'object' && v !== null ? (v as Record_) : {})
-const text = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined)
 
 /** Runs the double until stopped; returns the exit code (0, or 3 for usage and configuration errors). */
 export async function runFts3SimCli(args: string[], io: Fts3SimCliIo = defaultIo): Promise<number> {
@@ -76,16 +72,20 @@ export async function runFts3SimCli(args: string[], io: Fts3SimCliIo = defaultIo
     const loaded = loadConfig({ path: values.config })
     const abs = (p: string | undefined): string | undefined =>
       p === undefined ? undefined : path.resolve(loaded.baseDir, p)
-    const apiTls = section(section(loaded.config.api).tls)
-    const stomp = section(section(loaded.config.fts3).stomp)
+    const apiTls = loaded.config.api.tls
+    const stomp = loaded.config.fts3?.stomp
     const siteCa = Object.values(loaded.config.sites).find((s) => s.caDir)?.caDir
     const insecure = values['insecure-dn']
-    const cert = values.cert ?? (insecure ? undefined : abs(text(apiTls.cert)))
-    const key = values.key ?? (insecure ? undefined : abs(text(apiTls.key)))
-    const caDir = values['ca-dir'] ?? abs(text(apiTls.caDir)) ?? abs(siteCa) ?? process.env.X509_CERT_DIR
+    if (insecure !== undefined && (values.cert !== undefined || values.key !== undefined))
+      throw new Error(
+        '--insecure-dn serves plain HTTP: it cannot go with --cert/--key (drop one or the other)',
+      )
+    const cert = values.cert ?? (insecure ? undefined : abs(apiTls?.cert))
+    const key = values.key ?? (insecure ? undefined : abs(apiTls?.key))
+    const caDir = values['ca-dir'] ?? abs(apiTls?.caDir) ?? abs(siteCa) ?? process.env.X509_CERT_DIR
     if ((cert === undefined) !== (key === undefined)) throw new Error('--cert and --key go together')
     if (cert && !caDir) throw new Error('HTTPS needs --ca-dir (or api.tls.caDir in the config)')
-    const stompUrl = values.stomp ?? text(stomp.url)
+    const stompUrl = values.stomp ?? stomp?.url
     const maxActive = values['max-active'] === undefined ? 8 : Number(values['max-active'])
     if (!Number.isInteger(maxActive) || maxActive < 0) throw new Error('--max-active must be a whole number')
     opts = {
@@ -98,12 +98,12 @@ export async function runFts3SimCli(args: string[], io: Fts3SimCliIo = defaultIo
         ? parseDuration(values['archive-after'], '--archive-after')
         : undefined,
       stomp: stompUrl
-        ? { url: stompUrl, topic: values.topic ?? text(stomp.topic), alias: values.alias }
+        ? { url: stompUrl, topic: values.topic ?? stomp?.topic, alias: values.alias }
         : undefined,
       env: caDir ? { X509_CERT_DIR: caDir } : {},
     }
   } catch (err) {
-    io.err(`aso fts3-sim: ${(err as Error).message}`)
+    io.err(`aso-fts3-sim: ${(err as Error).message}`)
     io.err(USAGE)
     return 3
   }
@@ -111,7 +111,7 @@ export async function runFts3SimCli(args: string[], io: Fts3SimCliIo = defaultIo
   try {
     sim = await startFts3Sim(opts)
   } catch (err) {
-    io.err(`aso fts3-sim: cannot start: ${(err as Error).message}`)
+    io.err(`aso-fts3-sim: cannot start: ${(err as Error).message}`)
     return 3
   }
   const who = opts.insecureDn ? `every request is ${opts.insecureDn}` : 'client certificates and tokens'

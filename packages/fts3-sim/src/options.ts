@@ -1,8 +1,7 @@
 /** How the FTS3 double is started: where it listens, who it trusts, how it runs copies and where it reports. */
 import { readFile } from 'node:fs/promises'
 import os from 'node:os'
-import type { CopyMethod } from '../storage/copy-method.js'
-import type { StorageRegistry } from '../storage/registry.js'
+import type { CopyMethod, StorageRegistry } from 'aso/storage'
 import type { TokenOptions } from './token-verifier.js'
 
 export interface Fts3SimOptions {
