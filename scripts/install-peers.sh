@@ -36,6 +36,13 @@ if [[ -d "$RUCIO_PEER" ]]; then
   )
 fi
 
+# the FTS3 double's official-client tests: CERN's FTS REST client in ../shared/peers/fts-rest-client (its README
+# lists these), run with Debian's /usr/bin/python3
+FTS_CLIENT_PEER="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/../shared/peers/fts-rest-client"
+if [[ -d "$FTS_CLIENT_PEER" ]]; then
+  PACKAGES+=(python3-requests python3-m2crypto python3-dateutil)
+fi
+
 is_installed() {
   [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" == 'install ok installed' ]]
 }
