@@ -24,10 +24,19 @@ program
     '--server <url>',
     'work through this ASO server’s API instead of the local database (default: $ASO_SERVER)',
   )
-  .option('--proxy <file>', 'X.509 proxy for --server (default: $X509_USER_PROXY, else /tmp/x509up_u<uid>)')
-  .option('--cert <file>', 'client certificate for --server (with --key), instead of a proxy')
+  .option(
+    '--proxy <file>',
+    'X.509 proxy for --server (default, when no token is found: $X509_USER_PROXY, else /tmp/x509up_u<uid>)',
+  )
+  .option(
+    '--cert <file>',
+    'client certificate for --server (with --key), instead of a proxy (default, after the proxy: $X509_USER_CERT, else ~/.globus/usercert.pem)',
+  )
   .option('--key <file>', 'private key of --cert')
-  .option('--token-file <file>', 'bearer token (JWT) for --server, instead of a certificate')
+  .option(
+    '--token-file <file>',
+    'bearer token (JWT) for --server, instead of a certificate (default: $BEARER_TOKEN, $BEARER_TOKEN_FILE, $XDG_RUNTIME_DIR/bt_u<uid>, /tmp/bt_u<uid>)',
+  )
   .option(
     '--ca-dir <dir>',
     'CAs the server certificate is checked against (default: $X509_CERT_DIR, else /etc/grid-security/certificates)',

@@ -1,22 +1,18 @@
 /**
- * What a client presents to an ASO server, found the way grid tools find it: a bearer token file when given;
- * else a certificate and key when given; else the X.509 proxy (`--proxy`, `$X509_USER_PROXY`, else
- * `/tmp/x509up_u<uid>`). The server is checked against `--ca-dir`, `$X509_CERT_DIR`, else
- * `/etc/grid-security/certificates`. Plain `http://` servers (`aso serve --insecure-dev`) get a username.
+ * What a client presents to an ASO server, found the way grid tools find it (discovery.ts): explicit options;
+ * else a bearer token by WLCG discovery; else the X.509 proxy; else the user certificate and key. The server is
+ * checked against `--ca-dir`, `$X509_CERT_DIR`, else `/etc/grid-security/certificates`. Plain `http://`
+ * servers (`aso serve --insecure-dev`) get a username.
  */
 import { readFile } from 'node:fs/promises'
 import { userInfo } from 'node:os'
-import { defaultProxyPath, derToPem, loadTrustStore, readProxyFile } from '../credentials/index.js'
+import { derToPem, loadTrustStore, readProxyFile } from '../credentials/index.js'
 import { AsoError } from '../domain/errors.js'
 import type { ClientAuth } from './client.js'
+import { type DiscoveryOptions, discoverCredential } from './discovery.js'
 
-export interface CredentialOptions {
-  proxy?: string
-  cert?: string
-  key?: string
-  tokenFile?: string
+export interface CredentialOptions extends DiscoveryOptions {
   caDir?: string
-  env?: NodeJS.ProcessEnv
 }
 
 export const DEFAULT_CA_DIR = '/etc/grid-security/certificates'
@@ -37,18 +33,18 @@ export async function loadClientAuth(server: string, o: CredentialOptions = {}):
   }
   const caDir = o.caDir ?? env.X509_CERT_DIR ?? DEFAULT_CA_DIR
   const ca = (await loadTrustStore(caDir)).cas.map((c) => derToPem(c.der))
-  if (o.tokenFile !== undefined) {
-    const token = (await readText(o.tokenFile, 'token file')).trim()
-    if (token === '')
-      throw new AsoError('unauthenticated', `the token file ${o.tokenFile} is empty: get a new token`)
-    return { ca, token }
-  }
-  if (o.cert !== undefined || o.key !== undefined) {
-    if (o.cert === undefined || o.key === undefined) {
-      throw new AsoError('usage', '--cert and --key go together: give both, or use --proxy')
+  const found = await discoverCredential({ ...o, env })
+  if (found.kind === 'token') return { ca, token: found.token }
+  if (found.kind === 'certificate') {
+    const key = await readText(found.key, `key (${found.from})`)
+    if (/-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: 4,ENCRYPTED/.test(key)) {
+      throw new AsoError(
+        'unauthenticated',
+        `the key ${found.key} is protected by a passphrase: make a proxy with voms-proxy-init and use it (X509_USER_PROXY or --proxy)`,
+      )
     }
-    return { ca, cert: await readText(o.cert, 'certificate'), key: await readText(o.key, 'key') }
+    return { ca, cert: await readText(found.cert, `certificate (${found.from})`), key }
   }
-  const proxy = await readProxyFile(o.proxy ?? defaultProxyPath(env))
+  const proxy = await readProxyFile(found.path)
   return { ca, cert: proxy.chain.map((c) => derToPem(c.der)).join(''), key: proxy.key }
 }
