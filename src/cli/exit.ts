@@ -11,9 +11,38 @@ export class CliExit extends Error {
   }
 }
 
-/** Prints one clear line for an error (a stack only with --debug) and returns the exit code. */
-export function reportError(e: unknown, debug: boolean): number {
+/** The error as `--json` prints it on standard output: the API's error shape. */
+export function errorEnvelope(e: unknown): { error: { code: string; message: string; field?: string } } {
+  if (e instanceof AsoError) {
+    return {
+      error: { code: e.code, message: e.message, ...(e.field !== undefined ? { field: e.field } : {}) },
+    }
+  }
+  if (e instanceof CommanderError) {
+    return { error: { code: 'usage', message: e.message.replace(/^error: /, '') } }
+  }
+  const err = e as Error | undefined
+  return { error: { code: 'internal', message: err?.message ?? String(e) } }
+}
+
+/** `--json` among the arguments (not after `--`): errors are then JSON on standard output as well. */
+export function jsonRequested(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--')
+  return (end < 0 ? argv : argv.slice(0, end)).includes('--json')
+}
+
+/**
+ * Prints one clear line for an error on standard error (a stack only with --debug), and with `json` also
+ * `{"error": {...}}` on standard output for scripts; returns the exit code.
+ */
+export function reportError(e: unknown, debug: boolean, json = false): number {
   if (e instanceof CliExit) return e.code
+  const code = describeError(e, debug)
+  if (json && code !== EXIT.ok) process.stdout.write(`${JSON.stringify(errorEnvelope(e))}\n`)
+  return code
+}
+
+function describeError(e: unknown, debug: boolean): number {
   const err = e as Error
   if (e instanceof AsoError) {
     process.stderr.write(`aso: ${err.message}\n`)

@@ -2,10 +2,43 @@ import Table from 'cli-table3'
 import { PUBLICATION_STATES } from '../domain/publication.js'
 import { TRANSFER_STATES, type TransferState } from '../domain/states.js'
 import type { PublicationState } from '../domain/transfer.js'
+import { type Column, fitTable, truncateLine } from './table-fit.js'
 
-export function table(head: string[], rows: (string | number)[][]): string {
-  const t = new Table({ head, style: { head: [], border: [] } })
-  for (const r of rows) t.push(r.map(String))
+export type { Column } from './table-fit.js'
+
+/** The width tables fit: the terminal's, else $COLUMNS; undefined (no limit) when output goes to a file or pipe. */
+export function terminalWidth(
+  stream: { isTTY?: boolean; columns?: number } = process.stdout,
+): number | undefined {
+  if (stream.isTTY && stream.columns) return stream.columns
+  const env = Number(process.env.COLUMNS)
+  return Number.isInteger(env) && env > 0 ? env : undefined
+}
+
+/**
+ * A bordered table that fits `width` (default: the terminal's): long cells are cut with an ellipsis or wrapped
+ * as their column says; columns marked `keep` (ids) are never cut.
+ */
+export function table(
+  head: readonly (string | Column)[],
+  rows: readonly (readonly (string | number)[])[],
+  opts: { width?: number } = {},
+): string {
+  const width = 'width' in opts ? opts.width : terminalWidth()
+  const fitted = fitTable(
+    head,
+    rows.map((r) => r.map(String)),
+    width,
+  )
+  const t = new Table({
+    head: fitted.columns.map((c, i) => (c.fit === 'keep' ? c.head : truncateLine(c.head, fitted.widths[i]!))),
+    colWidths: fitted.widths.map((w) => w + 2),
+    style: { head: [], border: [] },
+  })
+  for (const r of fitted.rows) {
+    t.push(r.cells)
+    if (r.below !== null) t.push([{ colSpan: r.cells.length, content: r.below }])
+  }
   return t.toString()
 }
 

@@ -2,7 +2,7 @@
 // first: stop signals are held from the first instant, before the modules below load
 import './stop-signals.js'
 import { Command, Option } from 'commander'
-import { reportError } from './exit.js'
+import { jsonRequested, reportError } from './exit.js'
 import { restoreDefaultStopSignals } from './stop-signals.js'
 
 // command modules load on use: a post-job's `aso wait` should not pay for the server, demo and FTS3 double
@@ -172,6 +172,6 @@ program
 try {
   await program.parseAsync(process.argv)
 } catch (e) {
-  const code = reportError(e, process.argv.includes('--debug'))
+  const code = reportError(e, process.argv.includes('--debug'), jsonRequested(process.argv.slice(2)))
   process.exitCode = code
 }

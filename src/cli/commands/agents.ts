@@ -78,7 +78,14 @@ export async function agentsCommand(opts: GlobalOptions & { json?: boolean }) {
     else {
       process.stdout.write(
         `${table(
-          ['agent', 'state', 'heartbeat', 'up', 'holds', 'loops (last run)'],
+          [
+            { head: 'agent', fit: 'keep' },
+            'state',
+            'heartbeat',
+            'up',
+            { head: 'holds', fit: 'wrap' },
+            { head: 'loops (last run)', fit: 'wrap' },
+          ],
           report.agents.map((a) => [
             `${a.id}\n${a.host} pid ${a.pid}`,
             a.live ? 'live' : 'dead (no heartbeat)',

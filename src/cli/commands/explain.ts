@@ -1,5 +1,15 @@
 import { type BackendOptions, openBackend } from '../backend.js'
-import { bytes, iso, table } from '../format.js'
+import { bytes, type Column, iso, table } from '../format.js'
+
+/** The reason wraps, or goes under its row on a narrow terminal: the rest is short and never cut. */
+const TIMELINE: Column[] = [
+  { head: 'at', fit: 'keep' },
+  { head: 'from', fit: 'keep' },
+  { head: 'to', fit: 'keep' },
+  { head: 'attempt', fit: 'keep' },
+  { head: 'engine job', fit: 'keep' },
+  { head: 'reason', fit: 'below' },
+]
 
 /** `aso explain ID`: the record, its timeline, and why it is where it is. */
 export async function explainCommand(id: string, opts: BackendOptions & { json?: boolean }) {
@@ -27,14 +37,14 @@ export async function explainCommand(id: string, opts: BackendOptions & { json?:
     )
     process.stdout.write(
       `${table(
-        ['at', 'from', 'to', 'attempt', 'engine job', 'reason'],
+        TIMELINE,
         e.timeline.map((t) => [
           iso(t.at),
           t.from ?? '-',
           t.to,
           t.attempt,
           t.engineJobId?.slice(0, 13) ?? '-',
-          t.reason.slice(0, 100),
+          t.reason,
         ]),
       )}\n`,
     )
