@@ -105,6 +105,7 @@ describe.skipIf(!hasPython)('the Python client against aso serve over mTLS', () 
     X509_USER_PROXY: proxy.path,
     X509_CERT_DIR: pki.caDir,
     ASO_CLIENT_DIR: CLIENT_DIR,
+    PYTHONDONTWRITEBYTECODE: '1',
     ...extra,
   })
   const py = (args: string[], extra: NodeJS.ProcessEnv = {}) => run(PYTHON, [CLIENT, ...args], jobEnv(extra))
