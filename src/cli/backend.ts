@@ -2,18 +2,54 @@
  * What the CLI commands act on: the local store (the default) or an ASO server through the API (`--server`).
  * Each command is written once against this interface.
  */
+import type { WaitProgress } from '../client/client.js'
+import type { LinkSettingResponse, TaskListResponse, WeightResponse } from '../contract/dashboard.js'
 import type {
   ExplanationResponse,
   InjectItemResult,
   KillResponse,
+  ListResponse,
   PublicationRetryResponse,
   RetryResponse,
   SelectorBody,
   StatusResponse,
   TaskSummaryResponse,
+  WhoamiResponse,
 } from '../contract/schemas.js'
 import { AsoError } from '../domain/errors.js'
+import type { TransferState } from '../domain/states.js'
 import type { GlobalOptions } from './app.js'
+
+/** Filters of `aso list`, as the API's; `updatedSince` in epoch milliseconds. */
+export interface ListFilter {
+  user?: string
+  task?: string
+  state?: TransferState
+  source?: string
+  destination?: string
+  class?: string
+  updatedSince?: number
+  cursor?: string
+  limit: number
+}
+
+export interface TaskFilter {
+  user?: string
+  /** part of the task name */
+  q?: string
+  status?: 'all' | 'active' | 'complete' | 'failed'
+  cursor?: string
+  limit: number
+}
+
+/** Who the commands act as; `local`: the CLI holds the database itself. */
+export type Whoami = Omit<WhoamiResponse, 'method'> & { method: WhoamiResponse['method'] | 'local' }
+
+/** An operator's change of a link: pause, resume, or maxActive (null: back to aso.yaml). */
+export interface LinkChange {
+  paused?: boolean
+  maxActive?: number | null
+}
 
 export interface Backend {
   /** what the commands talk to, for messages */
@@ -21,6 +57,15 @@ export interface Backend {
   /** stores requests (at most 10,000 a call): one result per request, in order */
   inject(requests: readonly unknown[]): Promise<InjectItemResult[]>
   status(filter: { user?: string; task?: string }): Promise<StatusResponse>
+  /** one page of transfers; `next` is the cursor of the following page */
+  list(filter: ListFilter): Promise<ListResponse>
+  /** tasks with their files per state, newest first */
+  tasks(filter: TaskFilter): Promise<TaskListResponse>
+  whoami(): Promise<Whoami>
+  /** operators: recorded in the audit list */
+  setLink(source: string, destination: string, change: LinkChange): Promise<LinkSettingResponse>
+  /** operators: recorded in the audit list */
+  setUserWeight(user: string, weight: number): Promise<WeightResponse>
   explain(id: string): Promise<ExplanationResponse>
   kill(sel: SelectorBody): Promise<KillResponse>
   retry(sel: SelectorBody): Promise<RetryResponse>
@@ -28,8 +73,11 @@ export interface Backend {
   publishRetry(sel: SelectorBody): Promise<PublicationRetryResponse>
   /** where the task's files are now */
   task(task: string): Promise<TaskSummaryResponse>
-  /** waits until every file of the task is terminal or `timeoutMs` passes (`complete` says which) */
-  waitTask(task: string, timeoutMs: number): Promise<TaskSummaryResponse>
+  /**
+   * waits until every file of the task is terminal or `timeoutMs` passes (`complete` says which), telling
+   * `progress` the summary at least every `progress.sliceMs`
+   */
+  waitTask(task: string, timeoutMs: number, progress?: WaitProgress): Promise<TaskSummaryResponse>
   close(): Promise<void>
 }
 

@@ -2,6 +2,8 @@
 // first: stop signals are held from the first instant, before the modules below load
 import './stop-signals.js'
 import { Command, Option } from 'commander'
+import { FAILURE_CLASSES } from '../domain/failures.js'
+import { TRANSFER_STATES } from '../domain/states.js'
 import { jsonRequested, reportError } from './exit.js'
 import { restoreDefaultStopSignals } from './stop-signals.js'
 
@@ -91,6 +93,86 @@ program
   .option('--task <task>', 'only this task')
   .option('--json', 'print JSON')
   .action(async (_o, cmd: Command) => (await import('./commands/status.js')).statusCommand(all(cmd)))
+
+program
+  .command('list')
+  .description('transfers with their ids, filtered (users see their own; operators everyone’s)')
+  .option('--user <user>', 'only this user’s')
+  .option('--task <task>', 'only this task’s')
+  .addOption(new Option('--state <state>', 'only files in this state').choices(TRANSFER_STATES))
+  .addOption(new Option('--class <class>', 'only files with this failure class').choices(FAILURE_CLASSES))
+  .option('--source <site>', 'only files from this site')
+  .option('--destination <site>', 'only files to this site')
+  .option('--since <when>', 'only files changed since: a duration back from now (2h, 7d) or an ISO 8601 time')
+  .option('--limit <n>', 'files per page (1-1000)', '100')
+  .option('--cursor <cursor>', 'the page after this cursor (printed under a page that has more)')
+  .option('--all', 'every page')
+  .option('--json', 'print JSON: {items, next}')
+  .action(async (_o, cmd: Command) => (await import('./commands/list.js')).listCommand(all(cmd)))
+
+program
+  .command('tasks')
+  .description('tasks with their files per state, newest first')
+  .option('--user <user>', 'only this user’s (operators)')
+  .option('--search <text>', 'only tasks whose name contains this, any case')
+  .addOption(
+    new Option('--status <status>', 'only tasks still moving, all terminal, or with FAILED/KILLED files')
+      .choices(['all', 'active', 'complete', 'failed'])
+      .default('all'),
+  )
+  .option('--limit <n>', 'tasks per page (1-200)', '50')
+  .option('--cursor <cursor>', 'the page after this cursor')
+  .option('--all', 'every page')
+  .option('--json', 'print JSON: {items, next}')
+  .action(async (_o, cmd: Command) => (await import('./commands/tasks.js')).tasksCommand(all(cmd)))
+
+program
+  .command('whoami')
+  .description('who the commands act as (name, role, groups, how authenticated) and where')
+  .option('--json', 'print JSON')
+  .action(async (_o, cmd: Command) => (await import('./commands/whoami.js')).whoamiCommand(all(cmd)))
+
+const link = program
+  .command('link')
+  .description('operators: pause, resume or limit a link (overrides aso.yaml; recorded in the audit list)')
+for (const [name, paused, what] of [
+  ['pause', true, 'stop submitting files on the link (files in flight finish)'],
+  ['resume', false, 'submit files on the link again'],
+] as const) {
+  link
+    .command(name)
+    .description(what)
+    .argument('<source>', 'source site')
+    .argument('<destination>', 'destination site')
+    .option('--json', 'print JSON')
+    .action(async (source: string, destination: string, _o, cmd: Command) =>
+      (await import('./commands/operator.js')).linkCommand(source, destination, { paused }, all(cmd)),
+    )
+}
+link
+  .command('set')
+  .description('change the link’s limit of files in flight')
+  .argument('<source>', 'source site')
+  .argument('<destination>', 'destination site')
+  .option('--max-active <n>', 'files in flight at most, or "default" for the limit of aso.yaml')
+  .option('--json', 'print JSON')
+  .action(async (source: string, destination: string, _o, cmd: Command) => {
+    const { linkCommand, maxActiveOption } = await import('./commands/operator.js')
+    const opts = all<{ maxActive?: string }>(cmd)
+    return linkCommand(source, destination, { maxActive: maxActiveOption(opts.maxActive) }, all(cmd))
+  })
+
+program
+  .command('user')
+  .description('operators: users’ settings (recorded in the audit list)')
+  .command('weight')
+  .description('change a user’s fair-share weight (1 is the default; 2 gets twice the share)')
+  .argument('<user>', 'the username')
+  .argument('<weight>', 'a number greater than 0, at most 1000')
+  .option('--json', 'print JSON')
+  .action(async (user: string, weight: string, _o, cmd: Command) =>
+    (await import('./commands/operator.js')).userWeightCommand(user, weight, all(cmd)),
+  )
 
 program
   .command('explain')

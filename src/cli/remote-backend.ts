@@ -23,7 +23,12 @@ export async function openRemoteBackend(server: string, opts: ServerOptions): Pr
     retry: (sel) => client.retry(sel),
     publishRetry: (sel) => client.publishRetry(sel),
     task: (task) => client.task(task),
-    waitTask: (task, timeoutMs) => client.waitForTask(task, timeoutMs),
+    list: (filter) => client.list(filter),
+    tasks: (filter) => client.tasks(filter),
+    whoami: () => client.whoami(),
+    setLink: (source, destination, change) => client.setLink(source, destination, change),
+    setUserWeight: (user, weight) => client.setUserWeight(user, weight),
+    waitTask: (task, timeoutMs, progress) => client.waitForTask(task, timeoutMs, progress),
     close: () => client.close(),
   }
 }

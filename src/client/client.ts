@@ -6,6 +6,12 @@
 import { createParser, type EventSourceMessage } from 'eventsource-parser'
 import { Agent, type Dispatcher, request } from 'undici'
 import type {
+  LinkChangeBody,
+  LinkSettingResponse,
+  TaskListResponse,
+  WeightResponse,
+} from '../contract/dashboard.js'
+import type {
   ErrorBody,
   ExplanationResponse,
   InjectResponse,
@@ -47,6 +53,21 @@ export interface ListParams {
   updatedSince?: string | number
   cursor?: string
   limit?: number
+}
+
+/** Filters of GET /tasks: `q` is part of the task name; `status` active, complete or failed (default all). */
+export interface TaskListParams {
+  user?: string
+  q?: string
+  status?: 'all' | 'active' | 'complete' | 'failed'
+  cursor?: string
+  limit?: number
+}
+
+/** How `waitForTask` reports along the way: every `sliceMs` at most, the summary seen. */
+export interface WaitProgress {
+  sliceMs?: number
+  onSummary?: (summary: TaskSummaryResponse) => void
 }
 
 const KNOWN_CODES = new Set<AsoErrorCode>([
@@ -216,13 +237,19 @@ export class AsoClient {
    * Long-polls until every file of the task is terminal or `timeoutMs` passes (then `complete` is false).
    * Once the server has answered, a connection lost later (a restart) is retried until the deadline.
    */
-  async waitForTask(task: string, timeoutMs: number): Promise<TaskSummaryResponse> {
+  async waitForTask(
+    task: string,
+    timeoutMs: number,
+    progress: WaitProgress = {},
+  ): Promise<TaskSummaryResponse> {
     const deadline = Date.now() + timeoutMs
+    const slice = progress.sliceMs ?? WAIT_SLICE_MS
     let last: TaskSummaryResponse | null = null
     for (;;) {
       const left = deadline - Date.now()
       try {
-        last = await this.waitOnce(task, Math.max(0, Math.min(left, WAIT_SLICE_MS)))
+        last = await this.waitOnce(task, Math.max(0, Math.min(left, slice)))
+        progress.onSummary?.(last)
       } catch (e) {
         if (!(e instanceof AsoError && e.code === 'unavailable') || last === null || left <= 0) throw e
         await new Promise((r) => setTimeout(r, Math.min(2000, Math.max(0, left))))
@@ -301,5 +328,22 @@ export class AsoClient {
 
   async whoami(): Promise<WhoamiResponse> {
     return (await this.call<WhoamiResponse>('GET', '/api/v1/whoami')).body
+  }
+
+  /** Tasks with their files per state, newest first (cursor pages). */
+  async tasks(query: TaskListParams = {}): Promise<TaskListResponse> {
+    return (await this.call<TaskListResponse>('GET', '/api/v1/tasks', { query: { ...query } })).body
+  }
+
+  /** Operators: pause or resume the link SOURCE->DESTINATION, or set its maxActive (null: back to aso.yaml). */
+  async setLink(source: string, destination: string, change: LinkChangeBody): Promise<LinkSettingResponse> {
+    const path = `/api/v1/links/${encodeURIComponent(`${source}->${destination}`)}`
+    return (await this.call<LinkSettingResponse>('POST', path, { body: change })).body
+  }
+
+  /** Operators: a user's fair-share weight. */
+  async setUserWeight(user: string, weight: number): Promise<WeightResponse> {
+    const path = `/api/v1/users/${encodeURIComponent(user)}/weight`
+    return (await this.call<WeightResponse>('POST', path, { body: { weight } })).body
   }
 }
