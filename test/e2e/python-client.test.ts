@@ -6,7 +6,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdir, readdir, writeFile } from 'node:fs/promises'
+import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import path from 'node:path'
 import { exportJWK, generateKeyPair, SignJWT } from 'jose'
@@ -23,11 +23,25 @@ const CLIENT_DIR = path.resolve('clients/python')
 const CLIENT = path.join(CLIENT_DIR, 'aso_client.py')
 const ISSUER = 'https://iam.test.example/'
 const FILES = 100
-const SITES = ['SITE_A', 'SITE_B', 'SITE_C']
+/** T2_IT_Bari and T2_CH_CERN: the README's examples, run as written */
+const SITES = ['SITE_A', 'SITE_B', 'SITE_C', 'T2_IT_Bari', 'T2_CH_CERN']
 /** paused for the whole run: its files stay NEW */
 const HELD = 'SITE_A->SITE_C'
 
 const hasPython = existsSync(PYTHON)
+const hasCurl = existsSync('/usr/bin/curl')
+
+/** The README's section for jobs: its Python post-job step and its curl one, as written. */
+async function readmeExamples(): Promise<{ python: string; curl: string }> {
+  const readme = await readFile('README.md', 'utf8')
+  const start = readme.indexOf('## From a job: Python and curl')
+  const section = readme.slice(start, readme.indexOf('\n## ', start + 1))
+  const python = /```python\n([\s\S]*?)```/.exec(section)?.[1]
+  const curl = /```sh\n(#!\/bin\/sh\n# post-job with curl only[\s\S]*?)```/.exec(section)?.[1]
+  if (start < 0 || !python || !curl)
+    throw new Error('README.md: the section "From a job: Python and curl" lost its examples')
+  return { python, curl }
+}
 if (!hasPython)
   process.stdout.write(`python-client e2e skipped: ${PYTHON} is missing (apt-get install python3)\n`)
 
@@ -95,6 +109,8 @@ describe.skipIf(!hasPython)('the Python client against aso serve over mTLS', () 
   let url: string
   let home: string
   let signToken: (claims: Record<string, unknown>) => Promise<string>
+  /** a CA directory (with its hash link) of another CA than the server's */
+  let wrong: string
 
   /** A job's environment: nothing of the test runner's, the proxy and CA directory as a worker node has them. */
   const jobEnv = (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({
@@ -115,6 +131,11 @@ describe.skipIf(!hasPython)('the Python client against aso serve over mTLS', () 
     pki = await makeTestPki(path.join(lab.dir, 'pki'))
     const alice = await pki.userCert('alice')
     proxy = await pki.proxy(alice)
+    const foreign = await pki.foreignCa()
+    wrong = path.join(lab.dir, 'wrong-certificates')
+    await mkdir(wrong, { recursive: true })
+    const hash = (await openssl(['x509', '-in', foreign.certPath, '-noout', '-subject_hash'])).trim()
+    await writeFile(path.join(wrong, `${hash}.0`), foreign.certPem)
     home = path.join(lab.dir, 'home')
     await mkdir(home, { recursive: true })
     const pair = await generateKeyPair('ES256')
@@ -238,11 +259,6 @@ describe.skipIf(!hasPython)('the Python client against aso serve over mTLS', () 
   })
 
   it('exits 3 naming X509_CERT_DIR when the CA directory does not hold the server’s CA', async () => {
-    const foreign = await pki.foreignCa()
-    const wrong = path.join(lab.dir, 'wrong-certificates')
-    await mkdir(wrong, { recursive: true })
-    const hash = (await openssl(['x509', '-in', foreign.certPath, '-noout', '-subject_hash'])).trim()
-    await writeFile(path.join(wrong, `${hash}.0`), foreign.certPem)
     const r = await py(['status'], { X509_CERT_DIR: wrong })
     expect(r.code).toBe(3)
     expect(r.stderr).toMatch(
@@ -283,5 +299,73 @@ describe.skipIf(!hasPython)('the Python client against aso serve over mTLS', () 
     const unknown = await py(['wait', '--task', 'no-such-task', '--timeout', '1s'])
     expect(unknown.code).toBe(3)
     expect(unknown.stderr).toMatch(/^aso: /)
+  })
+
+  describe('the README examples, as written', () => {
+    let examples: { python: string; curl: string }
+    /** Writes `n` outputs of a job into `dir` and stages them out to T2_IT_Bari's temporary area. */
+    const jobOutputs = async (dir: string, n: number, first: number) => {
+      await mkdir(dir, { recursive: true })
+      const requests: Record<string, unknown>[] = []
+      for (let i = first; i < first + n; i++) {
+        const name = `out_${i}.root`
+        const lfn = `/store/temp/user/alice.7f3a/higgs/${name}`
+        const w = await lab.writeOutput('T2_IT_Bari', lfn, 300 + i)
+        await copyFile(lab.path('T2_IT_Bari', lfn), path.join(dir, name))
+        requests.push({
+          ...lab.request({ user: 'alice', source: 'T2_IT_Bari', destination: 'T2_CH_CERN', name, ...w }),
+          sourceLfn: lfn,
+          destinationLfn: `/store/user/alice/higgs/${name}`,
+        })
+      }
+      return requests
+    }
+    beforeAll(async () => {
+      examples = await readmeExamples()
+    })
+
+    it('the Python post-job step: exit 0 once its files are DONE', async () => {
+      const dir = path.join(lab.dir, 'readme-py')
+      await jobOutputs(dir, 5, 1)
+      await writeFile(path.join(dir, 'post-job.py'), examples.python)
+      const r = await run(
+        PYTHON,
+        ['post-job.py'],
+        jobEnv({ TASK: 'readme-py', JOB_ID: '7', PYTHONPATH: CLIENT_DIR }),
+        dir,
+      )
+      expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0)
+      expect(r.stdout.trim()).toBe("{'DONE': 5}")
+    })
+
+    it.skipIf(!hasCurl)(
+      'the curl post-job step: exit 0, 1 for a rejected line, 3 for a wrong CA',
+      async () => {
+        const dir = path.join(lab.dir, 'readme-curl')
+        const requests = await jobOutputs(dir, 5, 11)
+        const script = path.join(dir, 'post-job.sh')
+        await writeFile(script, examples.curl)
+        const lines = (rs: Record<string, unknown>[]) =>
+          rs.map((q) => JSON.stringify({ ...q, task: 'readme-curl' })).join('\n')
+        await writeFile(path.join(dir, 'outputs.jsonl'), `${lines(requests)}\n`)
+        const curl = (extra: NodeJS.ProcessEnv = {}) =>
+          run('/bin/sh', [script], jobEnv({ TASK: 'readme-curl', ...extra }), dir)
+        const ok = await curl()
+        expect(ok.code, `${ok.stdout}\n${ok.stderr}`).toBe(0)
+        expect(ok.stdout.trim()).toBe('"states":{"DONE":5}')
+
+        await writeFile(
+          path.join(dir, 'outputs.jsonl'),
+          `${lines([{ ...requests[0]!, destination: 'T9_NOWHERE' }])}\n`,
+        )
+        const rejected = await curl()
+        expect(rejected.code).toBe(1)
+        expect(rejected.stderr).toMatch(/"status":"rejected".*unknown site \\"T9_NOWHERE\\"/)
+
+        const wrongCa = await curl({ X509_CERT_DIR: wrong })
+        expect(wrongCa.code).toBe(3)
+        expect(wrongCa.stderr).toMatch(/SSL certificate problem/)
+      },
+    )
   })
 })
