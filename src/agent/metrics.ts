@@ -1,10 +1,15 @@
 /**
- * The agent's Prometheus metrics, in prom-client's default registry: the API's /metrics serves them when the
- * agent runs in the same process. Kept free of any HTTP code so the loops can import it.
+ * The process's Prometheus metrics, in prom-client's default registry (one per process: every API server of
+ * the process serves it at /metrics, with prom-client's `process_*` and `nodejs_*`): the agent's latency
+ * histograms and counters, the files and bytes ended per link. Kept free of any HTTP code so the
+ * loops can import it. The store-wide gauges are not here: the API computes them at each scrape (leader only).
  */
+import type { Logger } from 'pino'
 import { Counter, Histogram, type Metric, register } from 'prom-client'
 import { classify } from '../domain/failures.js'
 import type { FileOutcome } from '../domain/outcome.js'
+import type { Store } from '../store/store.js'
+import type { EndedTransfer } from '../store/transition.js'
 
 /** One instance per name and process, even if this module is evaluated twice (e.g. by a test runner). */
 function metric<T extends Metric>(name: string, make: () => T): T {
@@ -93,3 +98,73 @@ export const publicationSeconds = metric(
       buckets: LATENCY_BUCKETS,
     }),
 )
+
+/** Files that entered DONE, FAILED or KILLED in this process, per link, state and failure class ('' for DONE). */
+export const transfersEnded = metric(
+  'aso_transfers_ended_total',
+  () =>
+    new Counter({
+      name: 'aso_transfers_ended_total',
+      help: 'files that ended (DONE, FAILED, KILLED) by a change this process made, per link, state and failure class',
+      labelNames: ['source', 'destination', 'state', 'class'] as const,
+    }),
+)
+
+/** Their bytes (the declared size), per link and state. */
+export const transfersEndedBytes = metric(
+  'aso_transfers_ended_bytes_total',
+  () =>
+    new Counter({
+      name: 'aso_transfers_ended_bytes_total',
+      help: 'declared bytes of the files that ended by a change this process made, per link and state',
+      labelNames: ['source', 'destination', 'state'] as const,
+    }),
+)
+
+/** Counts one batch of ended records and logs one info line for each. */
+export function observeEnded(ended: readonly EndedTransfer[], log: Logger): void {
+  const info = log.isLevelEnabled('info')
+  for (const e of ended) {
+    transfersEnded.inc({
+      source: e.source,
+      destination: e.destination,
+      state: e.state,
+      class: e.failureClass,
+    })
+    transfersEndedBytes.inc({ source: e.source, destination: e.destination, state: e.state }, e.bytes)
+    if (info) {
+      log.info(
+        {
+          transfer: e.id,
+          user: e.user,
+          task: e.task,
+          source: e.source,
+          destination: e.destination,
+          state: e.state,
+          class: e.failureClass || null,
+          bytes: e.bytes,
+          attempt: e.attempt,
+          // from the injection to the change that ended it
+          seconds: Math.max(0, (e.endedAt - e.createdAt) / 1000),
+          by: e.actor,
+        },
+        'transfer ended',
+      )
+    }
+  }
+}
+
+const watched = new WeakMap<Store, () => void>()
+
+/**
+ * Counts and logs the records `store` ends, once per store object whoever asks (the agent, `aso serve` for an
+ * API-only replica's kills): every ended record is counted once, by the process whose transaction ended it.
+ */
+export function watchEndings(store: Pick<Store, 'onEnded'>, log: Logger): void {
+  const key = store as Store
+  if (watched.has(key)) return
+  watched.set(
+    key,
+    store.onEnded((ended) => observeEnded(ended, log)),
+  )
+}

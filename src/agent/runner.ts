@@ -11,6 +11,7 @@ import { Cleaner } from './cleaner.js'
 import type { AgentContext } from './context.js'
 import { CredentialWatcher } from './credential-watcher.js'
 import { Killer } from './killer.js'
+import { watchEndings } from './metrics.js'
 import { Notifier } from './notifier.js'
 import { Poller } from './poller.js'
 import { Publisher } from './publisher.js'
@@ -75,6 +76,7 @@ export class Agent {
   private readonly submitter: Submitter
   private heartbeatTimer: NodeJS.Timeout | null = null
   private stopped = false
+  private started = false
   private readonly startedAt = Date.now()
   /** since when every heartbeat reached the store (null after a failure): the reaper judges others by it */
   private storeReachableSince: number | null = null
@@ -123,6 +125,8 @@ export class Agent {
   }
 
   async start(): Promise<void> {
+    // files this process ends are counted per link and logged (once per store, whoever asked first)
+    watchEndings(this.opts.store, this.ctx.log)
     await this.heartbeat()
     this.heartbeatTimer = setInterval(() => {
       this.heartbeat().catch((e) => {
@@ -147,6 +151,7 @@ export class Agent {
     // the reaper first: a restart resumes what the last run left
     await this.runLoop(this.loops.get('reaper')!)
     for (const state of this.loops.values()) if (state.loop.name !== 'reaper') this.schedule(state, 0)
+    this.started = true
     this.schedule(this.loops.get('reaper')!, this.loops.get('reaper')!.intervalMs)
   }
 
@@ -156,6 +161,16 @@ export class Agent {
     if (!state || this.stopped) return
     if (state.running) state.again = true
     else this.schedule(state, 0)
+  }
+
+  /** Whether this agent holds the leader lease now (runs the singleton loops): for /metrics. */
+  isLeader(): boolean {
+    return !this.stopped && Date.now() < this.leaderUntil
+  }
+
+  /** Whether the loops run: started, and neither stopped nor fenced (for /health/ready). */
+  isRunning(): boolean {
+    return this.started && !this.stopped
   }
 
   /** When each loop last completed, and its last error: for /health and `aso agents`. */

@@ -5,9 +5,15 @@ import type { ChangeSignal } from './change-signal.js'
 
 /** What an agent running in the same process offers the API (`aso serve` without --api-only). */
 export interface AgentHandle {
+  /** its id (it holds leases under it) */
+  readonly id?: string
   /** asks a loop to run now, e.g. the submitter after an injection */
   wake(loop: string): void
   loopStatus(): Record<string, { lastRunAt: number; lastError: string | null }>
+  /** whether it holds the leader lease now (runs the singleton loops) */
+  isLeader?(): boolean
+  /** whether its loops run: started, neither stopped nor fenced */
+  isRunning?(): boolean
 }
 
 /** What every route plugin shares. */

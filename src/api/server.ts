@@ -32,6 +32,7 @@ import { registerOpenApi } from './openapi.js'
 import { operatorSettingRoutes } from './operator-settings.js'
 import { publicationRoutes } from './publication.js'
 import { limitRequestRate } from './rate-limit.js'
+import { logRequests } from './request-log.js'
 import { refuseCrossSiteChanges } from './same-origin.js'
 import { addSecurityHeaders } from './security-headers.js'
 import { taskListRoutes } from './task-list.js'
@@ -108,7 +109,7 @@ export async function buildApiServer(opts: ApiServerOptions): Promise<FastifyIns
   }
   const app = Fastify({
     ...(opts.log ? { loggerInstance: opts.log as FastifyBaseLogger } : { logger: false }),
-    // one line per request would drown the agent's log (long-polls, event streams): errors only
+    // Fastify's two lines per request, with the query, are off: request-log.ts writes one, without polls
     logController: new LogController({ disableRequestLogging: true }),
     forceCloseConnections: true,
     bodyLimit: limits.bodyBytes,
@@ -137,6 +138,7 @@ export async function buildApiServer(opts: ApiServerOptions): Promise<FastifyIns
   refuseCrossSiteChanges(app)
   addSecurityHeaders(app)
   installErrorHandler(app)
+  logRequests(app)
   await registerOpenApi(app, API_VERSION)
 
   const ctx: ApiContext = {

@@ -4,7 +4,13 @@
  * together. Every method is one transaction. Loops take only the slice they use (`Pick<Store, …>`).
  */
 import { type Kysely, Migrator, sql } from 'kysely'
-import { DEFAULT_STORE_POLICY, type StoreContext, type StorePolicy, storeContext } from './context.js'
+import {
+  DEFAULT_STORE_POLICY,
+  type EndedListener,
+  type StoreContext,
+  type StorePolicy,
+  storeContext,
+} from './context.js'
 import type { DialectName, DialectOps } from './dialect.js'
 import { migrationProvider } from './migrations/index.js'
 import { type AgentOps, agentOps } from './ops/agents.js'
@@ -42,6 +48,11 @@ export interface StoreLifecycle {
   migrate(): Promise<void>
   close(): Promise<void>
   ping(): Promise<void>
+  /**
+   * Tells `listener` of every record this store's transactions move into DONE, FAILED or KILLED, once each,
+   * after the commit (never for a transaction rolled back). Returns the way to stop listening.
+   */
+  onEnded(listener: EndedListener): () => void
 }
 
 export type Store = StoreLifecycle &
@@ -95,6 +106,10 @@ function lifecycle(s: StoreContext): StoreLifecycle {
     close: () => s.db.destroy(),
     async ping() {
       await sql`select 1`.execute(s.db)
+    },
+    onEnded(listener) {
+      s.endedListeners.add(listener)
+      return () => s.endedListeners.delete(listener)
     },
   }
 }

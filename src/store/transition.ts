@@ -1,5 +1,11 @@
 import { type ExpressionBuilder, sql, type UpdateObject } from 'kysely'
-import { canApply, TRANSITIONS, type TransferState, type TransitionName } from '../domain/states.js'
+import {
+  canApply,
+  isTerminal,
+  TRANSITIONS,
+  type TransferState,
+  type TransitionName,
+} from '../domain/states.js'
 import { chunk, type Trx } from './dialect.js'
 import type { TransferRow } from './rows.js'
 import type { Database } from './schema.js'
@@ -38,6 +44,39 @@ export interface ChangedRow {
 }
 
 export type TransferUpdate = UpdateObject<Database, 'transfers'>
+
+/** A record that entered DONE, FAILED or KILLED: what metrics and the log say of it once its transaction commits. */
+export interface EndedTransfer {
+  id: string
+  user: string
+  task: string
+  source: string
+  destination: string
+  state: 'DONE' | 'FAILED' | 'KILLED'
+  from: TransferState
+  /** the failure class it ended with ('' for DONE) */
+  failureClass: string
+  bytes: number
+  attempt: number
+  /** when it was injected, and when it ended (ms) */
+  createdAt: number
+  endedAt: number
+  /** who made the change (an agent id, a user) */
+  actor: string
+}
+
+/** The extra columns a transition into a terminal state returns, for EndedTransfer. */
+const ENDED_COLUMNS = [...RETURNED_COLUMNS, 'created_at', 'failure_class'] as const
+
+/** Records ended by each open transaction; the store hands them to its listeners after the commit. */
+const endedIn = new WeakMap<Trx, EndedTransfer[]>()
+
+/** The records that ended in `trx` (and forgets them): called by the store once the transaction's work is done. */
+export function takeEnded(trx: Trx): EndedTransfer[] | undefined {
+  const ended = endedIn.get(trx)
+  endedIn.delete(trx)
+  return ended
+}
 
 export interface TransitionSpec {
   event: TransitionName
@@ -170,6 +209,33 @@ function publicationFollows(event: TransitionName, to: TransferState): TransferU
   return {}
 }
 
+function noteEnded(
+  trx: Trx,
+  rows: readonly ChangedRow[],
+  spec: TransitionSpec,
+  state: EndedTransfer['state'],
+) {
+  const list = endedIn.get(trx) ?? []
+  endedIn.set(trx, list)
+  for (const r of rows as (ChangedRow & { created_at: number; failure_class: string | null })[]) {
+    list.push({
+      id: r.id,
+      user: r.user,
+      task: r.task,
+      source: r.source,
+      destination: r.destination,
+      state,
+      from: spec.from,
+      failureClass: state === 'DONE' ? '' : (r.failure_class ?? ''),
+      bytes: Number(r.size),
+      attempt: Number(r.attempt),
+      createdAt: Number(r.created_at),
+      endedAt: spec.now,
+      actor: spec.actor,
+    })
+  }
+}
+
 /**
  * The one way a record changes state (invariant 1): an update guarded by the expected current state,
  * with its history rows and rollup changes, inside the caller's transaction. Returns the rows changed;
@@ -192,6 +258,8 @@ export async function transition(
     throw new Error(`transition ${spec.event} cannot start from ${spec.from}`)
   }
   const to = TRANSITIONS[spec.event].to as TransferState
+  // entering a terminal state: two more columns for EndedTransfer (the rest of the time, none)
+  const ending = isTerminal(to) && !isTerminal(spec.from)
   const changed: ChangedRow[] = []
   for (const ids of chunk(spec.ids, 500)) {
     let q = trx
@@ -206,10 +274,13 @@ export async function transition(
       .where('state', '=', spec.from)
     if (spec.engineJobId !== undefined) q = q.where('engine_job_id', '=', spec.engineJobId)
     // `full` returns whole rows for callers that need the records (saves a second read)
-    const rows = full ? await q.returningAll().execute() : await q.returning(RETURNED_COLUMNS).execute()
+    const rows = full
+      ? await q.returningAll().execute()
+      : await q.returning(ending ? ENDED_COLUMNS : RETURNED_COLUMNS).execute()
     changed.push(...(rows as ChangedRow[]))
   }
   if (changed.length === 0) return changed
+  if (ending) noteEnded(trx, changed, spec, to as EndedTransfer['state'])
   await insertHistory(
     trx,
     changed.map((transfer) => ({ transfer, from: spec.from, to, reason: spec.reason })),

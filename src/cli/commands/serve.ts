@@ -1,3 +1,4 @@
+import { watchEndings } from '../../agent/metrics.js'
 import { Agent } from '../../agent/runner.js'
 import { ChangeSignal } from '../../api/change-signal.js'
 import type { ApiServer } from '../../api/server.js'
@@ -34,6 +35,8 @@ export async function serveCommand(opts: ServeOptions) {
     !opts.agentOnly &&
     (opts.apiOnly || opts.insecureDev || opts.listen !== undefined || app.config.api.tls !== undefined)
   const changes = new ChangeSignal()
+  // files this process ends (an API replica's kills too) are counted per link and logged, once each
+  watchEndings(app.store, log)
   let agent: Agent | undefined
   let api: ApiServer | undefined
   try {

@@ -16,6 +16,8 @@ export interface DelegationOptions {
   /** renew when the server's copy has less than this left */
   renewBelowMs: number
   now?: () => number
+  /** where each delegation made is told, at info (user, server, new expiry) */
+  log?: { info(obj: object, msg: string): void }
 }
 
 const HOUR_MS = 3600_000
@@ -106,6 +108,18 @@ export class Delegator {
     const terminationMs = Math.min(this.now() + this.opts.lifetimeMs, cred.notAfter)
     this.known.set(key, { terminationMs, checkedAt: this.now() })
     this.made.push({ server, user, dn: who.user_dn, at: this.now() })
+    this.opts.log?.info(
+      {
+        user,
+        server,
+        dn: who.user_dn,
+        delegationId: dlg,
+        expires: new Date(terminationMs).toISOString(),
+        previousExpiry: termination > 0 ? new Date(termination).toISOString() : null,
+        forced: force,
+      },
+      'FTS3 delegation made',
+    )
     return true
   }
 }

@@ -84,7 +84,7 @@ export class Fts3Engine implements TransferEngine {
     this.pool = new ServerPool(opts.servers)
     this.client = new Fts3Client({ caDir: opts.caDir, timeoutMs: opts.timeoutMs })
     this.identities = new Identities(this.client)
-    this.delegator = new Delegator(this.client, this.identities, opts.delegation)
+    this.delegator = new Delegator(this.client, this.identities, { log: this.log, ...opts.delegation })
     this.credentials = new CredentialSource({
       proxyPath: opts.proxyPath,
       tokenPath: opts.tokenPath,
