@@ -221,6 +221,11 @@ program
   )
   .requiredOption('--task <task>', 'the task to wait for')
   .option('--timeout <duration>', 'give up after this long, e.g. 30m, 2h', '1h')
+  .option(
+    '--heartbeat <duration>',
+    'not on a terminal: print the counts per state this often (on a terminal one line is redrawn every second)',
+    '60s',
+  )
   .option('--json', 'print the task summary as JSON')
   .action(async (_o, cmd: Command) => (await import('./commands/wait.js')).waitCommand(all(cmd)))
 

@@ -1,11 +1,12 @@
 import type { AsoConfig } from '../config/schema.js'
 import { formatDuration } from '../domain/duration.js'
 import { type FailureClass, hintFor } from '../domain/failures.js'
-import { IN_FLIGHT_STATES } from '../domain/states.js'
+import { IN_FLIGHT_STATES, isTerminal } from '../domain/states.js'
 import type { TransferRecord } from '../domain/transfer.js'
 import type { SiteCatalog } from '../sites/catalog.js'
 import type { HistoryEvent } from '../store/ops/transfer-reads.js'
 import type { Store } from '../store/store.js'
+import { noAgentNote } from './explain-agents.js'
 import { explainPublication, type PublicationExplanation } from './explain-publication.js'
 import { effectiveLink } from './link-limits.js'
 
@@ -34,6 +35,7 @@ export async function explainTransfer(
   const timeline = await store.history(record.id)
   const link = `${record.source}->${record.destination}`
   const hint = record.failureClass ? hintFor(record.failureClass as FailureClass) : null
+  const noAgent = isTerminal(record.state) ? null : await noAgentNote(store, config, now)
   let why: string
   switch (record.state) {
     case 'NEW': {
@@ -58,7 +60,8 @@ export async function explainTransfer(
       } else if (inFlight >= cfg.maxActive) {
         why = `waiting: link ${link} at its limit ${inFlight}/${cfg.maxActive}, ${aheadText}`
       } else {
-        why = `queued: link ${link} has room (${inFlight}/${cfg.maxActive}); the submitter takes it within ${formatDuration(config.agent.submitInterval)}; ${aheadText}`
+        const next = noAgent ?? `the submitter takes it within ${formatDuration(config.agent.submitInterval)}`
+        why = `queued: link ${link} has room (${inFlight}/${cfg.maxActive}); ${next}; ${aheadText}`
       }
       if (record.attempt > 1) why += ` (attempt ${record.attempt} of ${record.maxAttempts})`
       break
@@ -89,6 +92,7 @@ export async function explainTransfer(
       why = `killed at ${iso(record.finishedAt ?? record.updatedAt)}: ${record.failureReason ?? 'by request'}`
       break
   }
+  if (noAgent && !why.includes(noAgent)) why += `; ${noAgent}`
   const publication = await explainPublication(store, config, record, now)
   return { record, timeline, why, hint, publication }
 }
