@@ -325,8 +325,9 @@ class Client(object):
 
     def _connection_error(self, e):
         text = str(e)
-        if isinstance(e, ssl.SSLError) and ('CERTIFICATE_VERIFY_FAILED' in text or
-                                            isinstance(e, getattr(ssl, 'SSLCertVerificationError', ()))):
+        if isinstance(e, ssl.CertificateError) or (isinstance(e, ssl.SSLError) and (
+                'CERTIFICATE_VERIFY_FAILED' in text or
+                isinstance(e, getattr(ssl, 'SSLCertVerificationError', ())))):
             if 'ostname' in text or "doesn't match" in text:
                 hint = ('the server certificate is not for {}: use the name in its certificate'
                         .format(self._host))
@@ -371,7 +372,8 @@ class Client(object):
                 conn.request(method, target, body=data, headers=headers)
                 res = conn.getresponse()
                 raw = res.read()
-            except (OSError, http.client.HTTPException) as e:
+            except (OSError, http.client.HTTPException, ssl.CertificateError) as e:
+                # ssl.CertificateError: a hostname mismatch on Python 3.6 (an SSLError from 3.7 on)
                 raise self._connection_error(e)
         finally:
             conn.close()

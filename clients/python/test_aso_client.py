@@ -163,6 +163,30 @@ class Discovery(unittest.TestCase):
         self.assertIn('(X509_CERT_DIR) does not exist: set X509_CERT_DIR', caught.exception.message)
 
 
+class Credentials(unittest.TestCase):
+    def test_refuses_a_key_protected_by_a_passphrase_without_a_terminal(self):
+        d = tempfile.mkdtemp()
+        saved = sys.stdin
+        try:
+            key = os.path.join(d, 'userkey.pem')
+            with open(key, 'w') as f:
+                f.write('-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n')
+            sys.stdin = io.StringIO('')
+            with self.assertRaises(aso.AsoError) as caught:
+                aso.Client('https://localhost:1', env={'X509_CERT_DIR': d, 'X509_USER_CERT': key,
+                                                       'X509_USER_KEY': key}, tmp_dir=d, home=d)
+            self.assertEqual(caught.exception.message, 'the key {} is protected by a passphrase: make a proxy with '
+                                                       'voms-proxy-init and use it (X509_USER_PROXY or --proxy)'
+                             .format(key))
+            with self.assertRaises(aso.AsoError) as caught:
+                aso.Client('https://localhost:1', env={'X509_CERT_DIR': d, 'X509_USER_PROXY': os.path.join(d, 'x')},
+                           tmp_dir=d, home=d)
+            self.assertIn('does not exist: run voms-proxy-init', caught.exception.message)
+        finally:
+            sys.stdin = saved
+            shutil.rmtree(d)
+
+
 def sign(key, msg_id, timestamp, body):
     mac = hmac.new(key, '{}.{}.'.format(msg_id, timestamp).encode() + body.encode(), hashlib.sha256).digest()
     return 'v1,' + base64.b64encode(mac).decode()

@@ -5,9 +5,11 @@
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { beforeEach, describe, expect, it } from 'vitest'
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { loadClientAuth } from '../../src/client/credentials.js'
 import { discoverCredential } from '../../src/client/discovery.js'
 import { AsoError } from '../../src/domain/errors.js'
+import { makeTestPki, openssl, type TestPki } from '../support/pki.js'
 
 const UID = 4242
 
@@ -103,5 +105,44 @@ describe('client credential discovery', () => {
     await expect(find({}, { tokenFile: join(root, 'empty') })).rejects.toThrow(/is empty: get a new token/)
     await expect(find({}, { tokenFile: join(root, 'nope') })).rejects.toThrow(/does not exist/)
     await expect(find({}, { cert: '/c' })).rejects.toMatchObject({ code: 'usage' })
+  })
+})
+
+describe('loadClientAuth with discovery', () => {
+  let pki: TestPki
+  let root: string
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'aso-client-auth-'))
+    pki = await makeTestPki(join(root, 'pki'))
+  })
+  const load = (env: NodeJS.ProcessEnv, home = join(root, 'nohome')) =>
+    loadClientAuth('https://aso.example.org:8443', {
+      env,
+      uid: UID,
+      home,
+      tmpDir: join(root, 'notmp'),
+      caDir: pki.caDir,
+    })
+
+  it('presents a discovered token, else the ~/.globus certificate and key', async () => {
+    expect(await load({ BEARER_TOKEN: 'tok' })).toEqual({
+      ca: [expect.stringMatching(/BEGIN CERTIFICATE/)],
+      token: 'tok',
+    })
+    const alice = await pki.userCert('alice')
+    const home = join(root, 'home')
+    await mkdir(join(home, '.globus'), { recursive: true })
+    await writeFile(join(home, '.globus', 'usercert.pem'), alice.certPem)
+    await writeFile(join(home, '.globus', 'userkey.pem'), alice.keyPem)
+    expect(await load({}, home)).toMatchObject({ cert: alice.certPem, key: alice.keyPem })
+  })
+
+  it('refuses a key protected by a passphrase, advising a proxy', async () => {
+    const bob = await pki.userCert('bob')
+    const encrypted = join(root, 'bob-key.pem')
+    await openssl(['pkey', '-in', bob.keyPath, '-aes256', '-passout', 'pass:secret', '-out', encrypted])
+    await expect(load({ X509_USER_CERT: bob.certPath, X509_USER_KEY: encrypted })).rejects.toThrow(
+      `the key ${encrypted} is protected by a passphrase: make a proxy with voms-proxy-init`,
+    )
   })
 })
