@@ -8,7 +8,7 @@ export default defineConfig({
     // packages/* reach the product through its subpath exports: in tests, its sources (one copy of each module,
     // never a stale dist/); their own builds check them against the built exports
     alias: [
-      { find: /^aso\/(storage|credentials|config|contract)$/, replacement: src('$1/index.ts') },
+      { find: /^aso\/(storage|credentials|config|contract|stomp)$/, replacement: src('$1/index.ts') },
       { find: /^aso\/domain\/(.+)$/, replacement: src('domain/$1.ts') },
     ],
   },

@@ -151,6 +151,7 @@ export function resolvePaths(config: AsoConfig, baseDir: string): AsoConfig {
     proxyPath: abs(fts3.proxyPath),
     caDir: abs(fts3.caDir),
     ...(fts3.tokenPath ? { tokenPath: abs(fts3.tokenPath) } : {}),
+    ...(fts3.stomp ? { stomp: stompPaths(fts3.stomp, abs) } : {}),
   }
   const { catalog } = config
   const catalogPaths = catalog && {
@@ -169,4 +170,16 @@ export function resolvePaths(config: AsoConfig, baseDir: string): AsoConfig {
     fts3: fts3Paths,
     catalog: catalogPaths,
   }
+}
+
+type StompConfig = NonNullable<NonNullable<AsoConfig['fts3']>['stomp']>
+
+/** The broker's files (CA directory, client certificate, password file) made absolute. */
+function stompPaths(stomp: StompConfig, abs: (p: string) => string): StompConfig {
+  const out = { ...stomp }
+  for (const k of ['caDir', 'cert', 'key', 'passwordFile'] as const) {
+    const p = stomp[k]
+    if (p !== undefined) out[k] = abs(p)
+  }
+  return out
 }

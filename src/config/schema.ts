@@ -120,6 +120,58 @@ const fts3Server = z.strictObject({
   fallback: z.boolean().default(false),
 })
 
+/**
+ * The broker FTS publishes completion messages to: `stomp://` (plain) or `stomp+ssl://` (STOMP over TLS: the
+ * broker's certificate checked against `caDir`, a client certificate when `cert` and `key` are given).
+ */
+const fts3Stomp = z
+  .strictObject({
+    /** stomp://[user:password@]host:port, or stomp+ssl://host:port for TLS (tcp:// and ssl:// too) */
+    url: z
+      .string()
+      .regex(
+        /^(stomp|tcp|stomp\+ssl|ssl):\/\/([^@/\s]+@)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?\/?$/,
+        'must be stomp://HOST:PORT, or stomp+ssl://HOST:PORT for STOMP over TLS',
+      ),
+    topic: z.string().min(1).default('transfer.fts_monitoring_complete'),
+    /** keep only messages of this VO */
+    vo: z.string().min(1).optional(),
+    /** TLS: CAs the broker's certificate is checked against (default: $X509_CERT_DIR, else /etc/grid-security/certificates) */
+    caDir: z.string().min(1).optional(),
+    /** TLS: a client certificate for brokers that ask for one (PEM files, both or neither) */
+    cert: z.string().min(1).optional(),
+    key: z.string().min(1).optional(),
+    /** the broker login, instead of user@ in the URL */
+    username: z.string().min(1).optional(),
+    /** a file holding the broker password (first line), instead of :password in the URL */
+    passwordFile: z.string().min(1).optional(),
+  })
+  .superRefine((s, ctx) => {
+    const tls = /^(stomp\+ssl|ssl):/.test(s.url)
+    const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message })
+    for (const k of ['caDir', 'cert', 'key'] as const) {
+      if (s[k] !== undefined && !tls)
+        issue(k, `${k} is for STOMP over TLS but the url is plain: use stomp+ssl://HOST:PORT, or drop ${k}`)
+    }
+    if (s.cert !== undefined && s.key === undefined)
+      issue(
+        'key',
+        'missing: a client certificate (cert) needs its private key (key) too; give both or neither',
+      )
+    if (s.key !== undefined && s.cert === undefined)
+      issue(
+        'cert',
+        'missing: a private key (key) needs its client certificate (cert) too; give both or neither',
+      )
+    const inUrl = /^[^:]+:\/\/([^@/]*)@/.exec(s.url)?.[1]
+    if (s.username !== undefined && inUrl !== undefined)
+      issue('username', 'the url names a user too: give the user in one place only')
+    if (s.passwordFile !== undefined && inUrl?.includes(':'))
+      issue('passwordFile', 'the url holds a password too: keep the password in the file only')
+    if (s.passwordFile !== undefined && s.username === undefined && inUrl === undefined)
+      issue('passwordFile', 'a password needs a user: set username too')
+  })
+
 /** The `fts3` engine (ARCHITECTURE.md sections 7 and 9): servers, users' credentials, job parameters, messages. */
 const fts3 = z.strictObject({
   servers: z.array(fts3Server).min(1, 'list at least one FTS3 server'),
@@ -150,15 +202,7 @@ const fts3 = z.strictObject({
   minProxyLifetime: duration('2h'),
   /** one HTTP call's limit */
   timeout: duration('30s'),
-  stomp: z
-    .strictObject({
-      /** stomp://[user:password@]host:port */
-      url: z.string().regex(/^(stomp|tcp):\/\//, 'must be stomp://HOST:PORT'),
-      topic: z.string().min(1).default('transfer.fts_monitoring_complete'),
-      /** keep only messages of this VO */
-      vo: z.string().min(1).optional(),
-    })
-    .optional(),
+  stomp: fts3Stomp.optional(),
 })
 
 const HOST_PORT = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/

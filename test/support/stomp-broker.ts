@@ -2,24 +2,33 @@
  * A real STOMP broker for tests: Debian's ActiveMQ (package `activemq`), run in the foreground on a free
  * loopback port with a non-persistent broker in a temp dir. It starts in about 2 s inside `unshare -n`
  * (RabbitMQ took 5.5 s there and leaves an epmd daemon behind), and it is what FTS's own brokers run.
- * Also a subscriber that collects what a topic receives.
+ * With `tls`, also STOMP over TLS from the test PKI: a connector with the host certificate (keystore and
+ * truststore made with openssl and keytool, PKCS12), and one more that requires a client certificate issued
+ * by the test CA. Also a subscriber that collects what a topic receives (plain or over TLS).
  */
-import { type ChildProcess, spawn } from 'node:child_process'
+import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { accessSync, constants } from 'node:fs'
 import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
-import { Client, type IMessage } from '@stomp/stompjs'
-import { TCPWrapper } from '@stomp/tcp-wrapper'
+import { promisify } from 'node:util'
+import type { IMessage } from '@stomp/stompjs'
+import { type StompSettings, stompClient, stompTarget } from '../../src/stomp/index.js'
+import { openssl, type TestPki } from './pki.js'
 import { freePort } from './xrootd.js'
 
 const ACTIVEMQ_HOME = '/usr/share/activemq'
+const execFileP = promisify(execFile)
 
 export interface StompBroker {
   /** stomp://127.0.0.1:PORT */
   stompUrl: string
   port: number
+  /** with `tls`: stomp+ssl://127.0.0.1:PORT, the host certificate of the test PKI, no client certificate asked */
+  sslUrl?: string
+  /** with `tls`: stomp+ssl://127.0.0.1:PORT that refuses clients without a certificate of the test CA */
+  mtlsUrl?: string
   /** how long the last start took (ms) */
   startMs: number
   stop(): Promise<void>
@@ -56,14 +65,35 @@ export function requireActivemq(): void {
   }
 }
 
-function brokerXml(dataDir: string, port: number): string {
+interface SslPorts {
+  ssl: number
+  mtls: number
+  keyStore: string
+  trustStore: string
+}
+
+const STORE_PASSWORD = 'aso-test'
+
+function brokerXml(dataDir: string, port: number, ssl?: SslPorts): string {
+  const sslContext = ssl
+    ? `
+    <sslContext>
+      <sslContext keyStore="file:${ssl.keyStore}" keyStorePassword="${STORE_PASSWORD}" keyStoreType="pkcs12"
+                  trustStore="file:${ssl.trustStore}" trustStorePassword="${STORE_PASSWORD}" trustStoreType="pkcs12"/>
+    </sslContext>`
+    : ''
+  const sslConnectors = ssl
+    ? `
+      <transportConnector name="stomp+ssl" uri="stomp+ssl://127.0.0.1:${ssl.ssl}"/>
+      <transportConnector name="stomp+ssl-mtls" uri="stomp+ssl://127.0.0.1:${ssl.mtls}?transport.needClientAuth=true"/>`
+    : ''
   return `<beans xmlns="http://www.springframework.org/schema/beans"
   xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
   xsi:schemaLocation="http://www.springframework.org/schema/beans http://www.springframework.org/schema/beans/spring-beans-2.0.xsd http://activemq.apache.org/schema/core http://activemq.apache.org/schema/core/activemq-core.xsd">
   <broker xmlns="http://activemq.apache.org/schema/core" brokerName="aso-test" useJmx="false" persistent="false"
-          advisorySupport="false" schedulerSupport="false" dataDirectory="${dataDir}">
+          advisorySupport="false" schedulerSupport="false" dataDirectory="${dataDir}">${sslContext}
     <transportConnectors>
-      <transportConnector name="stomp" uri="stomp://127.0.0.1:${port}"/>
+      <transportConnector name="stomp" uri="stomp://127.0.0.1:${port}"/>${sslConnectors}
     </transportConnectors>
   </broker>
 </beans>
@@ -81,18 +111,66 @@ function isListening(port: number): Promise<boolean> {
   })
 }
 
+async function allListening(ports: number[]): Promise<boolean> {
+  for (const p of ports) if (!(await isListening(p))) return false
+  return true
+}
+
 /** Whether something accepts connections on the loopback port. */
 export function canConnect(port: number): Promise<boolean> {
   return isListening(port)
 }
 
-export async function startStompBroker(opts: { readyTimeoutMs?: number } = {}): Promise<StompBroker> {
+/** The broker's keystore (host certificate and key) and truststore (the test CA), PKCS12. */
+async function javaStores(conf: string, pki: TestPki): Promise<{ keyStore: string; trustStore: string }> {
+  const keyStore = path.join(conf, 'broker.p12')
+  const trustStore = path.join(conf, 'trust.p12')
+  await openssl([
+    'pkcs12',
+    '-export',
+    '-in',
+    pki.host.certPath,
+    '-inkey',
+    pki.host.keyPath,
+    '-certfile',
+    pki.ca.certPath,
+    '-name',
+    'broker',
+    '-out',
+    keyStore,
+    '-passout',
+    `pass:${STORE_PASSWORD}`,
+  ])
+  await execFileP('keytool', [
+    '-importcert',
+    '-noprompt',
+    '-alias',
+    'test-ca',
+    '-file',
+    pki.ca.certPath,
+    '-keystore',
+    trustStore,
+    '-storetype',
+    'pkcs12',
+    '-storepass',
+    STORE_PASSWORD,
+  ])
+  return { keyStore, trustStore }
+}
+
+export async function startStompBroker(
+  opts: { readyTimeoutMs?: number; tls?: TestPki } = {},
+): Promise<StompBroker> {
   requireActivemq()
   const dir = await mkdtemp(path.join(os.tmpdir(), 'aso-activemq-'))
   const conf = path.join(dir, 'conf')
   await mkdir(conf, { recursive: true })
   const port = await freePort()
-  await writeFile(path.join(conf, 'activemq.xml'), brokerXml(path.join(dir, 'data'), port))
+  const ssl: SslPorts | undefined = opts.tls
+    ? { ssl: await freePort(), mtls: await freePort(), ...(await javaStores(conf, opts.tls)) }
+    : undefined
+  const ports = ssl ? [port, ssl.ssl, ssl.mtls] : [port]
+  await writeFile(path.join(conf, 'activemq.xml'), brokerXml(path.join(dir, 'data'), port, ssl))
   const logFile = path.join(dir, 'activemq.out')
   let proc: ChildProcess | undefined
 
@@ -125,7 +203,7 @@ export async function startStompBroker(opts: { readyTimeoutMs?: number } = {}): 
     await out.close()
     proc = p
     const deadline = Date.now() + (opts.readyTimeoutMs ?? 60_000)
-    while (!(await isListening(port))) {
+    while (!(await allListening(ports))) {
       if (p.exitCode !== null || p.signalCode !== null || Date.now() > deadline) {
         p.kill('SIGKILL')
         const log = await readFile(logFile, 'utf8').catch((e: Error) => e.message)
@@ -150,6 +228,9 @@ export async function startStompBroker(opts: { readyTimeoutMs?: number } = {}): 
   const broker: StompBroker = {
     stompUrl: `stomp://127.0.0.1:${port}`,
     port,
+    ...(ssl
+      ? { sslUrl: `stomp+ssl://127.0.0.1:${ssl.ssl}`, mtlsUrl: `stomp+ssl://127.0.0.1:${ssl.mtls}` }
+      : {}),
     startMs: await launch(),
     async stop() {
       await stopProcess()
@@ -178,26 +259,32 @@ export interface TopicSubscriber {
   close(): Promise<void>
 }
 
-/** Subscribes to `/topic/<topic>` (ack auto, as Rucio's receiver) and collects every message. */
-export async function subscribeTopic(stompUrl: string, topic: string): Promise<TopicSubscriber> {
-  const u = new URL(stompUrl.replace(/^stomp:/, 'http:'))
+/**
+ * Subscribes to `/topic/<topic>` (ack auto, as Rucio's receiver) and collects every message; `broker` is a URL
+ * or full settings (STOMP over TLS with a CA directory, a client certificate).
+ */
+export async function subscribeTopic(
+  broker: string | StompSettings,
+  topic: string,
+): Promise<TopicSubscriber> {
   const messages: ReceivedMessage[] = []
-  const client = new Client({
-    webSocketFactory: () => new TCPWrapper(u.hostname, Number(u.port)),
-    reconnectDelay: 200,
-    heartbeatIncoming: 0,
-    heartbeatOutgoing: 0,
-    debug: () => {},
-  })
+  const settings = typeof broker === 'string' ? { url: broker } : broker
+  let connection: ReturnType<typeof stompClient> | undefined
   await new Promise<void>((resolve) => {
-    client.onConnect = () => {
-      client.subscribe(`/topic/${topic}`, (m: IMessage) => {
-        messages.push({ body: m.body, headers: { ...m.headers } })
-      })
-      resolve()
-    }
-    client.activate()
+    connection = stompClient(stompTarget(settings), {
+      reconnectDelay: 200,
+      heartbeatIncoming: 0,
+      heartbeatOutgoing: 0,
+      onConnect: () => {
+        connection!.client.subscribe(`/topic/${topic}`, (m: IMessage) => {
+          messages.push({ body: m.body, headers: { ...m.headers } })
+        })
+        resolve()
+      },
+    })
+    connection.client.activate()
   })
+  const { client } = connection!
   return {
     messages,
     async waitFor(count, timeoutMs = 20_000) {

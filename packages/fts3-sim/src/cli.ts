@@ -2,8 +2,10 @@
  * `aso-fts3-sim`: the FTS3 double as a server for one-machine trials.
  *   aso-fts3-sim --listen 127.0.0.1:8446 [--config aso.yaml] [--insecure-dn DN]
  *                [--cert PEM --key PEM --ca-dir DIR] [--stomp URL] [--vo NAME] [--max-active N]
+ *                [--stomp-ca-dir DIR] [--stomp-cert PEM --stomp-key PEM] [--stomp-user U --stomp-password-file F]
  * From aso.yaml it reads only `api.tls` (cert, key, caDir) as TLS defaults, the first site `caDir` as
- * the CA directory when none is given, and `fts3.stomp` (url, topic) as the broker default.
+ * the CA directory when none is given, and `fts3.stomp` as the broker default: url, topic; for a stomp+ssl://
+ * broker caDir, cert and key; for a URL without a user, username and passwordFile.
  */
 import path from 'node:path'
 import { parseArgs } from 'node:util'
@@ -11,6 +13,7 @@ import { loadConfig } from 'aso/config'
 import { parseDuration } from 'aso/domain/duration'
 import type { Fts3SimOptions } from './options.js'
 import { startFts3Sim } from './server.js'
+import type { StompTarget } from './stomp-publisher.js'
 
 export interface Fts3SimCliIo {
   out(line: string): void
@@ -22,8 +25,13 @@ export interface Fts3SimCliIo {
 const USAGE = `usage: aso-fts3-sim --listen HOST:PORT [--config aso.yaml] [--insecure-dn DN]
                     [--cert FILE --key FILE --ca-dir DIR] [--stomp URL] [--topic NAME] [--alias NAME]
                     [--vo NAME] [--max-active N] [--archive-after DURATION]
+                    [--stomp-ca-dir DIR] [--stomp-cert FILE --stomp-key FILE]
+                    [--stomp-user NAME --stomp-password-file FILE]
   --insecure-dn DN   plain HTTP on loopback; every request is DN, holding a valid delegation
-  --cert/--key       HTTPS with this host certificate; clients are verified against --ca-dir`
+  --cert/--key       HTTPS with this host certificate; clients are verified against --ca-dir
+  --stomp URL        publish completion messages: stomp://HOST:PORT, or stomp+ssl://HOST:PORT (TLS: the
+                     broker checked against --stomp-ca-dir, default $X509_CERT_DIR; --stomp-cert/--stomp-key
+                     when it asks for a client certificate)`
 
 const defaultIo: Fts3SimCliIo = {
   out: (line) => process.stdout.write(`${line}\n`),
@@ -42,6 +50,52 @@ function signalled(): Promise<void> {
   })
 }
 
+/** The flags' names, for errors about the broker settings. */
+const STOMP_FLAGS = {
+  url: '--stomp (fts3.stomp.url)',
+  caDir: '--stomp-ca-dir (fts3.stomp.caDir)',
+  cert: '--stomp-cert (fts3.stomp.cert)',
+  key: '--stomp-key (fts3.stomp.key)',
+  username: '--stomp-user (fts3.stomp.username)',
+  passwordFile: '--stomp-password-file (fts3.stomp.passwordFile)',
+}
+
+type StompConfig = NonNullable<NonNullable<ReturnType<typeof loadConfig>['config']['fts3']>['stomp']>
+
+/**
+ * The broker settings: the flags, else aso.yaml's `fts3.stomp` where they fit the URL in use (its TLS files
+ * for a stomp+ssl:// URL, its login for a URL without one).
+ */
+function stompOptions(
+  url: string,
+  values: Partial<Record<`stomp-${'ca-dir' | 'cert' | 'key' | 'user' | 'password-file'}`, string>>,
+  fromConfig: StompConfig | undefined,
+  io: Fts3SimCliIo,
+): StompTarget {
+  const tls = /^(stomp\+ssl|ssl):/i.test(url)
+  const userInUrl = /^[^:]+:\/\/[^@/]*@/.test(url)
+  const tlsDefaults = tls ? fromConfig : undefined
+  const loginDefaults = userInUrl ? undefined : fromConfig
+  const pick = (flag: string | undefined, fallback: string | undefined) => flag ?? fallback
+  const out: StompTarget = {
+    url,
+    caDir: pick(values['stomp-ca-dir'], tlsDefaults?.caDir),
+    cert: pick(values['stomp-cert'], values['stomp-key'] === undefined ? tlsDefaults?.cert : undefined),
+    key: pick(values['stomp-key'], values['stomp-cert'] === undefined ? tlsDefaults?.key : undefined),
+    username: pick(values['stomp-user'], loginDefaults?.username),
+    passwordFile: pick(
+      values['stomp-password-file'],
+      values['stomp-user'] === undefined ? loginDefaults?.passwordFile : undefined,
+    ),
+    names: STOMP_FLAGS,
+    onProblem: (problem) => io.err(`aso-fts3-sim: ${problem}; messages wait until the broker has them`),
+  }
+  for (const k of ['caDir', 'cert', 'key', 'username', 'passwordFile'] as const) {
+    if (out[k] === undefined) delete out[k]
+  }
+  return out
+}
+
 /** Runs the double until stopped; returns the exit code (0, or 3 for usage and configuration errors). */
 export async function runFts3SimCli(args: string[], io: Fts3SimCliIo = defaultIo): Promise<number> {
   let opts: Fts3SimOptions
@@ -56,6 +110,11 @@ export async function runFts3SimCli(args: string[], io: Fts3SimCliIo = defaultIo
         key: { type: 'string' },
         'ca-dir': { type: 'string' },
         stomp: { type: 'string' },
+        'stomp-ca-dir': { type: 'string' },
+        'stomp-cert': { type: 'string' },
+        'stomp-key': { type: 'string' },
+        'stomp-user': { type: 'string' },
+        'stomp-password-file': { type: 'string' },
         topic: { type: 'string' },
         alias: { type: 'string' },
         vo: { type: 'string' },
@@ -86,6 +145,7 @@ export async function runFts3SimCli(args: string[], io: Fts3SimCliIo = defaultIo
     if ((cert === undefined) !== (key === undefined)) throw new Error('--cert and --key go together')
     if (cert && !caDir) throw new Error('HTTPS needs --ca-dir (or api.tls.caDir in the config)')
     const stompUrl = values.stomp ?? stomp?.url
+    const broker = stompUrl === undefined ? undefined : stompOptions(stompUrl, values, stomp, io)
     const maxActive = values['max-active'] === undefined ? 8 : Number(values['max-active'])
     if (!Number.isInteger(maxActive) || maxActive < 0) throw new Error('--max-active must be a whole number')
     opts = {
@@ -97,9 +157,7 @@ export async function runFts3SimCli(args: string[], io: Fts3SimCliIo = defaultIo
       archiveAfterMs: values['archive-after']
         ? parseDuration(values['archive-after'], '--archive-after')
         : undefined,
-      stomp: stompUrl
-        ? { url: stompUrl, topic: values.topic ?? stomp?.topic, alias: values.alias }
-        : undefined,
+      stomp: broker ? { ...broker, topic: values.topic ?? stomp?.topic, alias: values.alias } : undefined,
       env: caDir ? { X509_CERT_DIR: caDir } : {},
     }
   } catch (err) {

@@ -2,6 +2,7 @@
 import { readFile } from 'node:fs/promises'
 import os from 'node:os'
 import type { CopyMethod, StorageRegistry } from 'aso/storage'
+import type { StompTarget } from './stomp-publisher.js'
 import type { TokenOptions } from './token-verifier.js'
 
 export interface Fts3SimOptions {
@@ -24,8 +25,11 @@ export interface Fts3SimOptions {
   maxActive?: number
   /** finished jobs move to `/archive/{id}` after this long (default: never) */
   archiveAfterMs?: number
-  /** publish completion messages to a STOMP broker */
-  stomp?: { url: string; topic?: string; alias?: string }
+  /**
+   * publish completion messages to a STOMP broker: `stomp://` or `stomp+ssl://` (TLS: `caDir`, optional
+   * client `cert`/`key`), login by `username` and `passwordFile`; `alias` is the messages' `endpnt`
+   */
+  stomp?: StompTarget & { alias?: string }
   /** environment for the copy tools (XRD_*, X509_CERT_DIR, ...) */
   env?: Record<string, string>
   /** copy methods to choose from by their `supports()` (default: the built-in engine's xrdcp methods) */

@@ -3,15 +3,24 @@
  * persistent, 24 h TTL, header `vo`, body = the JSON object plus one terminator character (a space).
  * A message stays queued until the broker's receipt for it arrives, and is sent again after a reconnect,
  * as FTS keeps messages in its local dirq until the broker has them (so a message may come twice).
+ * Plain STOMP or STOMP over TLS through the product's `aso/stomp` (the broker's certificate checked against the
+ * CA directory, an optional client certificate); a TLS failure is reported, never a fallback to plain.
  */
-import { Client } from '@stomp/stompjs'
-import { TCPWrapper } from '@stomp/tcp-wrapper'
+import {
+  checkStompFiles,
+  type StompFieldNames,
+  type StompSettings,
+  stompClient,
+  stompTarget,
+} from 'aso/stomp'
 
-export interface StompTarget {
-  /** `stomp://[user:pass@]host:port` (or `tcp://`) */
-  url: string
+export interface StompTarget extends StompSettings {
   /** default `transfer.fts_monitoring_complete` */
   topic?: string
+  /** what the settings are called where they came from (flags), for error messages */
+  names?: StompFieldNames
+  /** why the broker cannot be reached (TLS refused, broker down, unreadable files): first time, on change */
+  onProblem?(problem: string): void
 }
 
 export interface CompletionPublisher {
@@ -19,6 +28,16 @@ export interface CompletionPublisher {
   /** messages the broker has not acknowledged yet */
   pending(): number
   close(): Promise<void>
+}
+
+/** The settings as `Fts3SimOptions` names them (the CLI passes its flags' names). */
+const OPTION_NAMES: StompFieldNames = {
+  url: 'stomp.url',
+  caDir: 'stomp.caDir',
+  cert: 'stomp.cert',
+  key: 'stomp.key',
+  username: 'stomp.username',
+  passwordFile: 'stomp.passwordFile',
 }
 
 const DAY_MS = 24 * 3600_000
@@ -33,22 +52,22 @@ interface Queued {
   sent: boolean
 }
 
+/** Throws (an Error naming the setting) when the target's settings do not go together or its files are missing. */
 export function startStompPublisher(target: StompTarget): CompletionPublisher {
-  const u = new URL(target.url.replace(/^(stomp|tcp|stomp\+ssl|ssl):/, 'http:'))
-  const host = u.hostname.replace(/^\[|\]$/g, '')
-  const port = Number(u.port || 61613)
+  const checked = stompTarget(target, target.names ?? OPTION_NAMES)
+  checkStompFiles(checked)
   const destination = `/topic/${target.topic ?? 'transfer.fts_monitoring_complete'}`
   const queue: Queued[] = []
   let serial = 0
-  const client = new Client({
-    webSocketFactory: () => new TCPWrapper(host, port),
-    connectHeaders: u.username
-      ? { login: decodeURIComponent(u.username), passcode: decodeURIComponent(u.password) }
-      : {},
+  const { client } = stompClient(checked, {
     reconnectDelay: 250,
     heartbeatIncoming: 0,
     heartbeatOutgoing: 0,
-    debug: () => {},
+    onConnect: () => flush(),
+    onWebSocketClose: () => {
+      for (const msg of queue) msg.sent = false
+    },
+    ...(target.onProblem ? { onProblem: target.onProblem } : {}),
   })
   const send = (msg: Queued): void => {
     client.watchForReceipt(msg.receipt, () => {
@@ -74,10 +93,6 @@ export function startStompPublisher(target: StompTarget): CompletionPublisher {
         return
       }
     }
-  }
-  client.onConnect = flush
-  client.onWebSocketClose = () => {
-    for (const msg of queue) msg.sent = false
   }
   client.activate()
   return {

@@ -1,5 +1,6 @@
 import { uuid5 } from '../../domain/ids.js'
 import type { FileOutcome } from '../../domain/outcome.js'
+import { checkStompFiles, type StompSettings, type StompTarget, stompTarget } from '../../stomp/index.js'
 import type { StorageRegistry } from '../../storage/registry.js'
 import { AsyncQueue } from '../local/async-queue.js'
 import {
@@ -42,7 +43,8 @@ export interface Fts3EngineOptions extends SubmitSettings {
   minProxyLifetimeMs: number
   /** per HTTP call */
   timeoutMs: number
-  stomp?: { url: string; topic: string; vo?: string }
+  /** the broker of completion messages (plain or TLS), its topic, and the VO to keep */
+  stomp?: StompSettings & { topic: string; vo?: string }
   /** whose a job is that this engine did not submit (after a restart): the agent's store knows */
   lookupJob?(jobId: string): Promise<JobOwner | undefined>
   /** to check destinations when FTS was told not to (verifyChecksum below both or target) */
@@ -76,6 +78,7 @@ export class Fts3Engine implements TransferEngine {
   private readonly planned = new Map<string, Planned>()
   private readonly pushed = new AsyncQueue<FileOutcome>()
   private receiver: CompletionReceiver | null = null
+  private readonly stompTarget: StompTarget | undefined
   private readonly log: EngineLog
 
   constructor(private readonly opts: Fts3EngineOptions) {
@@ -91,6 +94,11 @@ export class Fts3Engine implements TransferEngine {
       minProxyLifetimeMs: opts.minProxyLifetimeMs,
     })
     this.owners = new JobOwners(opts.lookupJob)
+    if (opts.stomp) {
+      // asked for TLS with unusable settings (no CA, a key without its certificate...): refuse to start
+      this.stompTarget = stompTarget(opts.stomp)
+      checkStompFiles(this.stompTarget)
+    }
   }
 
   /** Asks a server of the link who the user is there; job ids are uuid5(vos_id[0], sid) as FTS makes them. */
@@ -242,17 +250,18 @@ export class Fts3Engine implements TransferEngine {
   /** Completion messages, when a broker is configured; polling covers whatever they miss. */
   outcomes(): AsyncIterable<FileOutcome> {
     const stomp = this.opts.stomp
-    if (stomp && !this.receiver) {
+    const target = this.stompTarget
+    if (stomp && target && !this.receiver) {
       // only end-to-end verified copies may be DONE straight from a message (invariant 4)
       const trusted = this.opts.verifyChecksum === 'both' || this.opts.verifyChecksum === 'target'
       this.receiver = new CompletionReceiver({
-        url: stomp.url,
+        target,
         topic: stomp.topic,
         filter: { instance: this.opts.instance, ...(stomp.vo ? { vo: stomp.vo } : {}) },
         onOutcome: (o) => {
           if (o.result !== 'done' || trusted) this.pushed.push(o)
         },
-        log: (level, msg) => this.log[level]({ broker: stomp.url }, msg),
+        log: (level, msg) => this.log[level]({ broker: target.endpoint.display }, msg),
       })
       this.receiver.start()
     }

@@ -1,14 +1,15 @@
 /**
  * FTS completion messages (docs/fts3-rest.md §5): subscribed to `/topic/transfer.fts_monitoring_complete` over
- * STOMP, reconnecting whenever the broker goes away. Only this deployment's messages count: the VO, and
- * `job_metadata` issuer "ASO" with our `instance` (other ASO deployments share the issuer). A message is one
- * JSON object plus a trailing terminator. An Error is final only if FTS will not retry it
+ * STOMP, plain or over TLS (src/stomp: the broker's certificate checked against the CA directory, never a
+ * fallback to plain), reconnecting whenever the broker goes away. Only this deployment's messages count: the
+ * VO, and `job_metadata` issuer "ASO" with our `instance` (other ASO deployments share the issuer). A message
+ * is one JSON object plus a trailing terminator. An Error is final only if FTS will not retry it
  * (`!is_recoverable || retry >= retry_max`): FTS publishes one message per attempt. Messages can be missed
  * (a topic keeps nothing for absent subscribers): polling stays the backstop.
  */
-import { Client, type IMessage } from '@stomp/stompjs'
-import { TCPWrapper } from '@stomp/tcp-wrapper'
+import type { IMessage } from '@stomp/stompjs'
 import type { FileOutcome } from '../../domain/outcome.js'
+import { type StompConnection, type StompTarget, stompClient } from '../../stomp/index.js'
 import { fileTag } from './wire.js'
 
 export interface CompletionFilter {
@@ -19,8 +20,8 @@ export interface CompletionFilter {
 }
 
 export interface StompReceiverOptions {
-  /** `stomp://[user:pass@]host:port` */
-  url: string
+  /** the broker, its settings checked (`stompTarget`, `checkStompFiles`) */
+  target: StompTarget
   topic: string
   filter: CompletionFilter
   onOutcome(outcome: FileOutcome): void
@@ -105,47 +106,47 @@ export function outcomeOfMessage(
 
 /** A STOMP subscription that hands each of our final outcomes to `onOutcome` as it arrives. */
 export class CompletionReceiver {
-  private readonly client: Client
+  private readonly connection: StompConnection
   private connectedOnce = false
 
   constructor(private readonly opts: StompReceiverOptions) {
-    const u = new URL(opts.url.replace(/^(stomp|tcp):/, 'http:'))
-    const host = u.hostname.replace(/^\[|\]$/g, '')
-    const port = Number(u.port || 61613)
-    this.client = new Client({
-      webSocketFactory: () => new TCPWrapper(host, port),
-      connectHeaders: u.username
-        ? { login: decodeURIComponent(u.username), passcode: decodeURIComponent(u.password) }
-        : {},
+    const broker = opts.target.endpoint.display
+    this.connection = stompClient(opts.target, {
       reconnectDelay: 1000,
       // a broker that died without closing the connection is noticed within a minute
       heartbeatIncoming: 30_000,
       heartbeatOutgoing: 30_000,
-      debug: () => {},
+      onConnect: () => {
+        this.opts.log?.('info', `subscribed to /topic/${opts.topic} at ${broker}`)
+        this.connectedOnce = true
+        this.connection.client.subscribe(`/topic/${opts.topic}`, (m) => this.receive(m), { ack: 'auto' })
+      },
+      onWebSocketClose: () => {
+        if (this.connectedOnce) this.opts.log?.('warn', `lost the STOMP broker ${broker}; reconnecting`)
+        this.connectedOnce = false
+      },
+      onStompError: (frame) =>
+        this.opts.log?.('warn', `STOMP error from ${broker}: ${frame.headers.message ?? ''}`),
+      // TLS refused, broker down, unreadable files: polling covers the messages missed meanwhile
+      onProblem: (problem) => this.opts.log?.('warn', `${problem}; retrying, polling covers the meantime`),
     })
-    this.client.onConnect = () => {
-      this.opts.log?.('info', `subscribed to /topic/${opts.topic} at ${host}:${port}`)
-      this.connectedOnce = true
-      this.client.subscribe(`/topic/${opts.topic}`, (m) => this.receive(m), { ack: 'auto' })
-    }
-    this.client.onWebSocketClose = () => {
-      if (this.connectedOnce) this.opts.log?.('warn', `lost the STOMP broker ${host}:${port}; reconnecting`)
-      this.connectedOnce = false
-    }
-    this.client.onStompError = (frame) =>
-      this.opts.log?.('warn', `STOMP error: ${frame.headers.message ?? ''}`)
   }
 
   start(): void {
-    this.client.activate()
+    this.connection.client.activate()
   }
 
   get connected(): boolean {
-    return this.client.connected
+    return this.connection.client.connected
+  }
+
+  /** why the broker cannot be reached now (TLS, refused, unreadable files); null when connected */
+  get problem(): string | null {
+    return this.connection.problem()
   }
 
   async close(): Promise<void> {
-    await this.client.deactivate()
+    await this.connection.client.deactivate()
   }
 
   private receive(m: IMessage): void {
