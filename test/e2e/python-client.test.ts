@@ -328,12 +328,9 @@ describe.skipIf(!hasPython)('the Python client against aso serve over mTLS', () 
       const dir = path.join(lab.dir, 'readme-py')
       await jobOutputs(dir, 5, 1)
       await writeFile(path.join(dir, 'post-job.py'), examples.python)
-      const r = await run(
-        PYTHON,
-        ['post-job.py'],
-        jobEnv({ TASK: 'readme-py', JOB_ID: '7', PYTHONPATH: CLIENT_DIR }),
-        dir,
-      )
+      // shipped with the job, beside its post-job step
+      await copyFile(CLIENT, path.join(dir, 'aso_client.py'))
+      const r = await run(PYTHON, ['post-job.py'], jobEnv({ TASK: 'readme-py', JOB_ID: '7' }), dir)
       expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0)
       expect(r.stdout.trim()).toBe("{'DONE': 5}")
     })
