@@ -134,7 +134,7 @@ export function completionMessage(ctx: CompletionContext): Record<string, unknow
     f_size: size,
     file_size: size,
     srm_space_token_src: job.sourceSpaceToken,
-    srm_space_token_dst: job.spaceToken,
+    srm_space_token_dst: job.destinationSpaceToken,
     t__error_message: parsed ? cleanErrorMessage(parsed.message) : '',
     tr_timestamp_start: ctx.startedAt,
     tr_timestamp_complete: ctx.finishedAt,

@@ -24,9 +24,13 @@ export const JOB_ACTIVE_STATES = [
   'QOS_REQUEST_SUBMITTED',
 ] as const
 
+/** held back by a WAIT storage ban (docs/fts3-rest.md §1 "Bans") */
+export const FILE_ON_HOLD_STATES = ['ON_HOLD', 'ON_HOLD_STAGING'] as const
+
 export type FileState =
   | (typeof FILE_ACTIVE_STATES)[number]
   | (typeof FILE_TERMINAL_STATES)[number]
+  | (typeof FILE_ON_HOLD_STATES)[number]
   | 'NOT_USED'
 export type JobType = 'N' | 'H' | 'Y' | 'R'
 
@@ -83,6 +87,9 @@ export interface SimFile {
   transferHost: string | null
   logFile: string | null
   fileMetadata: unknown
+  /** tape: objects given at submission, null when absent */
+  stagingMetadata: Record<string, unknown> | null
+  archiveMetadata: Record<string, unknown> | null
   activity: string
   selectionStrategy: string
   scitag: number | null
@@ -115,10 +122,11 @@ export interface SimJob {
   /** epoch seconds, or null */
   maxTimeInQueue: number | null
   verifyChecksum: string
+  /** Y, R, M, D, Q or null: stored and answered as the letter */
   overwriteFlag: string | null
   internalJobParams: string | null
   jobMetadata: Record<string, unknown>
-  spaceToken: string
+  destinationSpaceToken: string
   sourceSpaceToken: string
   bringOnline: number
   copyPinLifetime: number

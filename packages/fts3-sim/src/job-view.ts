@@ -21,13 +21,13 @@ export function jobJson(job: SimJob): Json {
     submit_time: ftsTime(job.submitTime),
     priority: job.priority,
     max_time_in_queue: job.maxTimeInQueue,
-    space_token: job.spaceToken,
+    destination_spacetoken: job.destinationSpaceToken,
     internal_job_params: job.internalJobParams,
     dst_file_report: job.dstFileReport,
-    // a Flag column: only "Y" reads back as true
-    overwrite_flag: job.overwriteFlag === 'Y',
+    // a one-letter column since 3.13.2 (Y, R, M, D, Q), null without overwrite
+    overwrite_flag: job.overwriteFlag,
     job_finished: ftsTime(job.jobFinished),
-    source_space_token: job.sourceSpaceToken,
+    source_spacetoken: job.sourceSpaceToken,
     copy_pin_lifetime: job.copyPinLifetime,
     verify_checksum: job.verifyChecksum,
     bring_online: job.bringOnline,
@@ -36,6 +36,7 @@ export function jobJson(job: SimJob): Json {
     job_metadata: job.jobMetadata,
     retry: job.retry,
     retry_delay: job.retryDelay,
+    os_project_id: null,
   }
 }
 
@@ -71,6 +72,8 @@ export function fileJson(file: SimFile): Json {
     retry: file.retry,
     user_filesize: file.userFilesize,
     file_metadata: file.fileMetadata,
+    staging_metadata: file.stagingMetadata,
+    archive_metadata: file.archiveMetadata,
     staging_start: ftsTime(file.stagingStart),
     staging_finished: ftsTime(file.stagingFinished),
     selection_strategy: file.selectionStrategy,

@@ -82,11 +82,7 @@ export class TransferScheduler {
       if (!isJobActive(job.jobState)) continue
       this.expire(job, now)
       for (const file of job.files) {
-        if (file.fileState === 'STAGING') {
-          // no tape here: staging ends at once
-          file.stagingStart = file.stagingFinished = wholeSeconds(now)
-          file.fileState = 'SUBMITTED'
-        }
+        if (file.fileState === 'STAGING') this.staged(file, now)
         if (file.fileState === 'SUBMITTED' && file.eligibleAt <= now) queued.push({ job, file })
       }
       if (refreshJobState(job, new Date(now))) this.store.finished(job)
@@ -99,6 +95,21 @@ export class TransferScheduler {
     )
     const free = this.opts.maxActive - this.running.size
     for (const { job, file } of queued.slice(0, Math.max(0, free))) this.startFile(job, file)
+  }
+
+  /**
+   * No tape here: staging ends at once. A stage-in-only file (source = destination, the official client's
+   * new_staging_job) is then done, as FTS marks it FINISHED once staged; any other file goes on to its copy.
+   */
+  private staged(file: SimFile, now: number): void {
+    file.stagingStart = file.stagingFinished = wholeSeconds(now)
+    if (file.sourceSurl !== file.destSurl) {
+      file.fileState = 'SUBMITTED'
+      return
+    }
+    file.fileState = 'FINISHED'
+    file.reason = ''
+    file.finishTime = wholeSeconds(now)
   }
 
   /** Files still queued after `max_time_in_queue` are canceled; running ones go on. */

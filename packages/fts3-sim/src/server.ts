@@ -7,6 +7,7 @@ import { parseCert } from 'aso/credentials'
 import { StorageRegistry, xrootMethods } from 'aso/storage'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { createAuthenticator } from './auth.js'
+import { BanList } from './ban-list.js'
 import { certificateCaller, fqansFor } from './caller.js'
 import { CredentialFiles } from './credential-files.js'
 import { DelegationStore, type StoredCredential } from './delegation-store.js'
@@ -18,11 +19,13 @@ import { type Fts3SimOptions, isLoopback, parseListen, pemText, submitHostName }
 import { sendError } from './replies.js'
 import { RouteTable } from './route-table.js'
 import { registerArchiveRoutes } from './routes/archive.js'
+import { registerBanRoutes } from './routes/bans.js'
 import { registerDelegationRoutes } from './routes/delegation.js'
 import { registerIdentityRoutes } from './routes/identity.js'
 import { registerJobCancelRoutes } from './routes/job-cancel.js'
 import { registerJobStatusRoutes } from './routes/job-status.js'
 import { registerJobSubmitRoutes } from './routes/job-submit.js'
+import { registerServerStatusRoutes } from './routes/server-status.js'
 import { TransferScheduler } from './scheduler.js'
 import type { SimContext } from './sim-context.js'
 import { type CompletionPublisher, startStompPublisher } from './stomp-publisher.js'
@@ -126,6 +129,7 @@ export async function startFts3Sim(opts: Fts3SimOptions = {}): Promise<Fts3Sim> 
   const ctx: SimContext = {
     store,
     delegations,
+    bans: new BanList(),
     scheduler,
     faults,
     routes,
@@ -143,7 +147,11 @@ export async function startFts3Sim(opts: Fts3SimOptions = {}): Promise<Fts3Sim> 
     if (fault?.kind === 'internal-error') return sendError(reply, new FtsHttpError(500))
     if (fault?.kind === 'delay') await new Promise((resolve) => setTimeout(resolve, fault.ms))
     try {
-      ctx.callers.set(request, await authenticator.identify(request))
+      const caller = await authenticator.identify(request)
+      if (ctx.bans.isDnBanned(caller.userDn)) {
+        throw new FtsHttpError(403, 'The user has been banned', { html: true })
+      }
+      ctx.callers.set(request, caller)
     } catch (err) {
       return sendError(reply, err)
     }
@@ -166,6 +174,8 @@ export async function startFts3Sim(opts: Fts3SimOptions = {}): Promise<Fts3Sim> 
   registerJobStatusRoutes(ctx)
   registerJobCancelRoutes(ctx)
   registerArchiveRoutes(ctx)
+  registerBanRoutes(ctx)
+  registerServerStatusRoutes(ctx)
 
   await app.listen({ host: listen.host, port: listen.port })
   const address = app.server.address()

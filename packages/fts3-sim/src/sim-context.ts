@@ -1,5 +1,6 @@
 /** What the route modules share: the tables, the scheduler, the callers of requests, the faults. */
 import type { FastifyRequest } from 'fastify'
+import type { BanList } from './ban-list.js'
 import { ANONYMOUS, type Caller, mayAccess } from './caller.js'
 import type { DelegationStore } from './delegation-store.js'
 import type { FaultPlan } from './faults.js'
@@ -12,6 +13,7 @@ import type { TransferScheduler } from './scheduler.js'
 export interface SimContext {
   store: JobStore
   delegations: DelegationStore
+  bans: BanList
   scheduler: TransferScheduler
   faults: FaultPlan
   routes: RouteTable

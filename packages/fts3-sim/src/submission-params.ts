@@ -4,7 +4,7 @@
  */
 import type { AuthMethod } from './caller.js'
 import { badRequest } from './http-errors.js'
-import { PyTypeError, pyInt, pyTypeName, safeFlag, safeInt, truthy } from './python-values.js'
+import { PyTypeError, PyValueError, pyInt, pyTypeName, safeFlag, safeInt, truthy } from './python-values.js'
 import { isDict } from './request-body.js'
 import { pythonJsonLength } from './wire-format.js'
 
@@ -49,7 +49,7 @@ export interface JobParams {
   bringOnline: number
   copyPinLifetime: number
   archiveTimeout: number
-  spaceToken: string
+  destinationSpaceToken: string
   sourceSpaceToken: string
   dstFileReport: boolean
   idGenerator: unknown
@@ -64,6 +64,23 @@ export function metadataValue(data: unknown, hint: string): Record<string, unkno
     throw badRequest(`${hint} exceeds size limit (${size} > ${METADATA_SIZE_LIMIT})`)
   }
   return value
+}
+
+/**
+ * `staging_metadata` / `archive_metadata` (`require_dict`): an object, or a string holding one; anything
+ * else is the server's ValueError. Size-limited like the other metadata.
+ */
+export function tapeMetadataValue(data: unknown, hint: string): Record<string, unknown> {
+  let value = data
+  if (typeof value === 'string') {
+    try {
+      value = JSON.parse(value)
+    } catch (err) {
+      void err // not JSON: the same refusal as any other non-object
+    }
+  }
+  if (!isDict(value)) throw new PyValueError(`${hint} not in JSON format`)
+  return metadataValue(value, hint)
 }
 
 /** `max_time_in_queue` in seconds: a bare integer is hours; strings take s, m, h or d; anything else: none. */
@@ -144,7 +161,7 @@ export function jobParams(p: Record<string, unknown>): Omit<JobParams, 'jobMetad
     bringOnline: safeInt(p.bring_online),
     copyPinLifetime: safeInt(p.copy_pin_lifetime),
     archiveTimeout: safeInt(p.archive_timeout),
-    spaceToken: String(p.destination_spacetoken ?? ''),
+    destinationSpaceToken: String(p.destination_spacetoken ?? ''),
     sourceSpaceToken: String(p.source_spacetoken ?? ''),
     dstFileReport: safeFlag(p.dst_file_report),
     idGenerator: p.id_generator,

@@ -16,7 +16,13 @@ import {
   submissionError,
 } from './python-values.js'
 import { type Dict, isDict } from './request-body.js'
-import { jobMetadataOf, jobParams, mergedParams, metadataValue } from './submission-params.js'
+import {
+  jobMetadataOf,
+  jobParams,
+  mergedParams,
+  metadataValue,
+  tapeMetadataValue,
+} from './submission-params.js'
 import { parseUrl, storageElement } from './wire-format.js'
 
 const STRATEGIES = new Set([
@@ -86,6 +92,20 @@ function onlyHttpDestinations(files: unknown, multihop: boolean): void {
   }
 }
 
+const optionalTapeMetadata = (v: unknown, hint: string): Record<string, unknown> | null =>
+  v === undefined || v === null ? null : tapeMetadataValue(v, hint)
+
+/**
+ * Staging jobs read from root:// with the file's activity in the query (for EOS-CTA): the source gets
+ * `activity=…`, and so does a destination equal to it (a stage-in-only file stays source = destination).
+ */
+function withStagingActivity(src: string, dst: string, activity: string): [string, string] {
+  if (parseUrl(src).scheme !== 'root') return [src, dst]
+  const tagged = (url: string): string =>
+    `${url}${url.includes('?') ? '&' : '?'}${new URLSearchParams({ activity })}`
+  return [tagged(src), src === dst ? tagged(dst) : dst]
+}
+
 const tokenId = (token: string): string => createHash('sha1').update(token, 'utf8').digest('hex').slice(0, 16)
 
 /** Validates a submission and builds its job (file ids are given when it is stored). */
@@ -148,7 +168,9 @@ function build(body: Dict, ctx: SubmissionContext): SimJob {
     ) {
       throw badRequest(`Invalid SciTag value: ${String(scitag)} (not in [65, 65535])`)
     }
-    for (const [src, dst] of pairs) {
+    const activity = typeof d.activity === 'string' ? d.activity : 'default'
+    for (const pair of pairs) {
+      const [src, dst] = bringOnline ? withStagingActivity(pair[0], pair[1], activity) : pair
       files.push({
         fileId: 0,
         fileIndex,
@@ -177,7 +199,9 @@ function build(body: Dict, ctx: SubmissionContext): SimJob {
         logFile: null,
         fileMetadata:
           d.metadata === undefined || d.metadata === null ? null : metadataValue(d.metadata, 'File metadata'),
-        activity: typeof d.activity === 'string' ? d.activity : 'default',
+        stagingMetadata: optionalTapeMetadata(d.staging_metadata, 'Staging metadata'),
+        archiveMetadata: optionalTapeMetadata(d.archive_metadata, 'Archive metadata'),
+        activity,
         selectionStrategy: typeof d.selection_strategy === 'string' ? d.selection_strategy : 'auto',
         scitag: scitag as number | null,
         pid: null,
@@ -247,7 +271,7 @@ function build(body: Dict, ctx: SubmissionContext): SimJob {
     overwriteFlag: params.overwriteFlag,
     internalJobParams: params.internalJobParams,
     jobMetadata,
-    spaceToken: params.spaceToken,
+    destinationSpaceToken: params.destinationSpaceToken,
     sourceSpaceToken: params.sourceSpaceToken,
     bringOnline: params.bringOnline,
     copyPinLifetime: params.copyPinLifetime,

@@ -1,5 +1,6 @@
 /** `POST|PUT /jobs` (docs/fts3-rest.md §1, §2, §7). */
 
+import { applyBans } from '../banning.js'
 import { forbidden } from '../http-errors.js'
 import { sendJson } from '../replies.js'
 import { inputAsDict } from '../request-body.js'
@@ -20,6 +21,7 @@ export function registerJobSubmitRoutes(ctx: SimContext): void {
     if (caller.method === 'certificate') ctx.delegations.checkForSubmission(caller)
     const now = Date.now()
     const job = buildJob(body, { caller, now, submitHost: ctx.submitHost })
+    applyBans(job, ctx.bans)
     ctx.store.insert(job)
     ctx.scheduler.wake()
     const hold = ctx.faults.takeHold()
