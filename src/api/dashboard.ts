@@ -30,6 +30,7 @@ export const dashboardRoutes: FastifyPluginAsyncZod<ApiContext> = async (app, ct
     method: 'GET',
     url: '/dashboard/overview',
     schema: {
+      operationId: 'getDashboardOverview',
       summary:
         'Counts per state, the last hour’s finished files and success rate, engine jobs, oldest waiting file',
       tags,
@@ -46,6 +47,7 @@ export const dashboardRoutes: FastifyPluginAsyncZod<ApiContext> = async (app, ct
     method: 'GET',
     url: '/dashboard/timeseries',
     schema: {
+      operationId: 'getDashboardTimeseries',
       summary: 'Files and bytes DONE, FAILED and KILLED per minute (last hour) or per hour (last week)',
       tags,
       querystring: timeseriesQuerySchema,
@@ -61,6 +63,7 @@ export const dashboardRoutes: FastifyPluginAsyncZod<ApiContext> = async (app, ct
     method: 'GET',
     url: '/dashboard/links',
     schema: {
+      operationId: 'getDashboardLinks',
       summary:
         'The source × destination matrix: active / limit, queued, last hour’s success rate and throughput',
       tags,
@@ -77,6 +80,7 @@ export const dashboardRoutes: FastifyPluginAsyncZod<ApiContext> = async (app, ct
     method: 'GET',
     url: '/failure-classes',
     schema: {
+      operationId: 'listFailureClasses',
       summary: 'Every failure class with the hint shown to users (what it means, what to do)',
       tags,
       response: { 200: failureClassesResponseSchema, ...ERROR_RESPONSES },
@@ -91,6 +95,7 @@ export const dashboardRoutes: FastifyPluginAsyncZod<ApiContext> = async (app, ct
     method: 'GET',
     url: '/dashboard/problems',
     schema: {
+      operationId: 'getDashboardProblems',
       summary:
         'Stuck files, users held for credentials or quota, sites whose failure rate jumped, expiring proxies',
       tags,

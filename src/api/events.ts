@@ -6,6 +6,7 @@
  */
 import { once } from 'node:events'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import { z } from 'zod'
 import { ERROR_RESPONSES, eventsQuerySchema } from '../contract/schemas.js'
 import { AsoError } from '../domain/errors.js'
 import { callerOf } from './auth/authenticate.js'
@@ -39,12 +40,19 @@ export const eventRoutes: FastifyPluginAsyncZod<ApiContext> = async (app, ctx) =
     method: 'GET',
     url: '/events',
     schema: {
+      operationId: 'streamEvents',
       summary: 'Server-Sent Events of state changes (filtered by user and task; resumable)',
       description:
         'Each event: `id` = event id, `event: transition`, `data` = a TransferEvent, whose `publication` is the file’s publication state after it (publication changes come as events from DONE to DONE). Reconnect with the Last-Event-ID header (or ?lastEventId=) to resume. Without one, a stream filtered by task starts with the task’s whole history, any other stream with the next change.',
       tags: ['events'],
       querystring: eventsQuerySchema,
-      response: ERROR_RESPONSES,
+      response: {
+        ...ERROR_RESPONSES,
+        200: z.string().meta({
+          description: 'the stream: `id:`, `event: transition` and `data:` (a TransferEvent, JSON) per event',
+          contentMediaType: 'text/event-stream',
+        }),
+      },
     },
     handler: async (request, reply) => {
       const { identity } = callerOf(request)

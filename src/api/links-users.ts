@@ -30,6 +30,7 @@ export const linkUserRoutes: FastifyPluginAsyncZod<ApiContext> = async (app, ctx
     method: 'GET',
     url: '/links',
     schema: {
+      operationId: 'listLinks',
       summary: 'Links: limits, pause state, files active and queued',
       description:
         'Every link with files or an operator setting; counts are of all users (a link is shared).',
@@ -76,6 +77,7 @@ export const linkUserRoutes: FastifyPluginAsyncZod<ApiContext> = async (app, ctx
     method: 'GET',
     url: '/users',
     schema: {
+      operationId: 'listUsers',
       summary: 'Users: role, fair-share weight and files per state',
       description: 'Users see themselves; operators see everyone.',
       tags: ['users'],
@@ -112,6 +114,7 @@ export const linkUserRoutes: FastifyPluginAsyncZod<ApiContext> = async (app, ctx
     method: 'GET',
     url: '/status',
     schema: {
+      operationId: 'getStatus',
       summary: 'Counts per state, per link and per user (what `aso status` prints)',
       description: 'Users see their own transfers; operators everyone’s, or one user’s with ?user=.',
       tags: ['users'],
@@ -132,6 +135,7 @@ export const linkUserRoutes: FastifyPluginAsyncZod<ApiContext> = async (app, ctx
     method: 'GET',
     url: '/whoami',
     schema: {
+      operationId: 'whoAmI',
       summary: 'Who the API takes you for: username, role, groups, how you authenticated',
       tags: ['users'],
       response: { 200: whoamiResponseSchema, ...ERROR_RESPONSES },

@@ -15,6 +15,7 @@ export const loginOptionRoutes: FastifyPluginAsyncZod<{ config: AsoConfig; insec
     method: 'GET',
     url: '/api/login-options',
     schema: {
+      operationId: 'getLoginOptions',
       summary: 'How to authenticate: client certificates, bearer tokens, or (--insecure-dev) a username',
       tags: ['operations'],
       security: [],

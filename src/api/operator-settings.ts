@@ -28,6 +28,7 @@ export const operatorSettingRoutes: FastifyPluginAsyncZod<ApiContext> = async (a
     method: 'POST',
     url: '/links/:link',
     schema: {
+      operationId: 'updateLink',
       summary: 'Pause or resume a link, or change its maxActive (operators)',
       description:
         'The change overrides aso.yaml until changed again (maxActive null: back to aso.yaml) and is recorded in the audit list. Write the link as SOURCE->DESTINATION (URL-encoded: SOURCE-%3EDESTINATION).',
@@ -66,6 +67,7 @@ export const operatorSettingRoutes: FastifyPluginAsyncZod<ApiContext> = async (a
     method: 'POST',
     url: '/users/:user/weight',
     schema: {
+      operationId: 'setUserWeight',
       summary: "Change a user's fair-share weight (operators)",
       description: 'Overrides users.<name>.weight of aso.yaml; recorded in the audit list.',
       tags: ['users'],
@@ -86,6 +88,7 @@ export const operatorSettingRoutes: FastifyPluginAsyncZod<ApiContext> = async (a
     method: 'GET',
     url: '/audit',
     schema: {
+      operationId: 'listAuditEntries',
       summary: 'Actions taken, newest first: link and weight changes, holds, kills and retries (operators)',
       tags: ['operations'],
       querystring: auditQuerySchema,

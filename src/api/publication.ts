@@ -10,6 +10,7 @@ export const publicationRoutes: FastifyPluginAsyncZod<ApiContext> = async (app, 
     method: 'POST',
     url: '/publication/retry',
     schema: {
+      operationId: 'retryPublications',
       summary: 'Retry FAILED publications by ids or by task',
       description:
         'A block the catalog refused as a whole is registered again with its failed files (its attempts reset); a file refused on its own goes back to PENDING and joins a new block. Users retry their own files; operators anyone’s. `notFailed` counts named files whose publication has not FAILED.',

@@ -12,6 +12,7 @@ export const taskListRoutes: FastifyPluginAsyncZod<ApiContext> = async (app, ctx
     method: 'GET',
     url: '/tasks',
     schema: {
+      operationId: 'listTasks',
       summary: 'Tasks with their files per state and bytes (search by name, filter by status; cursor pages)',
       description: 'Users see their own tasks; operators everyone’s, or one user’s with ?user=.',
       tags: ['tasks'],

@@ -11,6 +11,7 @@ export const taskRoutes: FastifyPluginAsyncZod<ApiContext> = async (app, ctx) =>
     method: 'GET',
     url: '/tasks/:task',
     schema: {
+      operationId: 'getTask',
       summary: "A task's files: counts per state and failure class, bytes, failure reasons",
       description:
         'Users see their own files of the task; operators see everyone’s. A task with none of the caller’s files answers 404, as a missing one does.',
@@ -29,6 +30,7 @@ export const taskRoutes: FastifyPluginAsyncZod<ApiContext> = async (app, ctx) =>
     method: 'GET',
     url: '/tasks/:task/wait',
     schema: {
+      operationId: 'waitForTask',
       summary: 'Long-poll until every file of the task is terminal, or the timeout passes',
       description:
         'Answers 200 with the task summary either way: `complete` says whether every file is DONE, FAILED or KILLED. Ask again after a timeout.',

@@ -101,6 +101,7 @@ export const transferRoutes: FastifyPluginAsyncZod<ApiContext> = async (app, ctx
     // the body is checked item by item below, so that each item gets its own verdict
     validatorCompiler: () => (data) => ({ value: data }),
     schema: {
+      operationId: 'injectTransfers',
       summary: 'Inject transfer requests (bulk, idempotent)',
       description: `Each request is validated on its own; the valid ones are stored in one transaction. 200 when at least one was accepted, 400 (same list) when none was; 413 beyond ${MAX_BATCH} requests.`,
       tags: ['transfers'],
@@ -150,6 +151,7 @@ export const transferRoutes: FastifyPluginAsyncZod<ApiContext> = async (app, ctx
     method: 'GET',
     url: '/transfers',
     schema: {
+      operationId: 'listTransfers',
       summary: 'List transfers (filters, cursor pagination)',
       description: 'Users see only their own transfers; operators see everyone’s.',
       tags: ['transfers'],
@@ -178,6 +180,7 @@ export const transferRoutes: FastifyPluginAsyncZod<ApiContext> = async (app, ctx
     method: 'GET',
     url: '/transfers/:id',
     schema: {
+      operationId: 'getTransfer',
       summary: 'One transfer: its record, its timeline and why it is where it is',
       tags: ['transfers'],
       params: idParamsSchema,
@@ -201,6 +204,7 @@ export const transferRoutes: FastifyPluginAsyncZod<ApiContext> = async (app, ctx
     method: 'POST',
     url: '/transfers/kill',
     schema: {
+      operationId: 'killTransfers',
       summary: 'Kill transfers by ids or by task',
       description:
         'Files no engine holds end KILLED at once; in-flight ones are cancelled at their engine first.',
@@ -234,6 +238,7 @@ export const transferRoutes: FastifyPluginAsyncZod<ApiContext> = async (app, ctx
     method: 'POST',
     url: '/transfers/retry',
     schema: {
+      operationId: 'retryTransfers',
       summary: 'Retry FAILED and KILLED transfers by ids or by task',
       tags: ['transfers'],
       body: selectorBodySchema,
