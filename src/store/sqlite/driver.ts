@@ -11,6 +11,25 @@ import {
   SqliteQueryCompiler,
 } from 'kysely'
 
+/**
+ * better-sqlite3 12's native objects must never be garbage-collected on Node 24 and later. Their node::ObjectWrap
+ * destructor (Node 24's headers) removes an environment cleanup hook, finding the environment through the current
+ * context; V8 may run that destructor from a collection outside any context (a scavenge or memory-reducer task of
+ * the event loop), where Node finds no environment and aborts the process: `Assertion failed: (env) != nullptr`
+ * in node::RemoveEnvironmentCleanupHook from Statement::~Statement(), at any moment after a statement became
+ * garbage (a PRAGMA, a statement evicted from the cache, a closed database). So every database and statement is
+ * held here until the process ends, when Node's own cleanup hooks free them inside the environment. Closing a
+ * database still finalizes its statements: what stays is their small wrappers. Node 20 and 22 lack that hook.
+ */
+const KEEP_NATIVE_OBJECTS = Number(process.versions.node.split('.')[0]) >= 23
+const kept: object[] = []
+
+/** Holds a better-sqlite3 database or statement until the process ends, where its collection could abort it. */
+export function keepNative<T extends object>(o: T): T {
+  if (KEEP_NATIVE_OBJECTS) kept.push(o)
+  return o
+}
+
 /** Kysely's SQLite driver with two changes: write transactions begin IMMEDIATE, and statements are cached. */
 class CachedConnection implements DatabaseConnection {
   private readonly cache = new Map<string, BetterSqlite3.Statement>()
@@ -20,7 +39,7 @@ class CachedConnection implements DatabaseConnection {
   private prepare(sql: string): BetterSqlite3.Statement {
     let stmt = this.cache.get(sql)
     if (!stmt) {
-      stmt = this.db.prepare(sql)
+      stmt = keepNative(this.db.prepare(sql))
       // a bounded cache: large IN lists make many distinct statements
       if (this.cache.size >= 500) this.cache.delete(this.cache.keys().next().value as string)
       this.cache.set(sql, stmt)

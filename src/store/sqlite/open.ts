@@ -4,7 +4,7 @@ import Database from 'better-sqlite3'
 import { Kysely } from 'kysely'
 import { AsoError } from '../../domain/errors.js'
 import type { Database as Schema } from '../schema.js'
-import { AsoSqliteDialect } from './driver.js'
+import { AsoSqliteDialect, keepNative } from './driver.js'
 
 /**
  * Opens (creating if needed) an SQLite database file: WAL and a 5 s busy timeout, because a CLI and `aso serve`
@@ -21,15 +21,16 @@ export function openSqlite(file: string): Kysely<Schema> {
       )
     }
   }
-  let db: Database.Database
+  let db: Database.Database | undefined
   try {
-    db = new Database(file)
-    db.pragma('journal_mode = WAL')
-    db.pragma('busy_timeout = 5000')
-    db.pragma('synchronous = NORMAL')
-    db.pragma('cache_size = -32768')
-    db.pragma('foreign_keys = ON')
+    db = keepNative(new Database(file))
+    // exec, not db.pragma(): a pragma's statement would be garbage at once (see keepNative)
+    db.exec(
+      'PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL; ' +
+        'PRAGMA cache_size = -32768; PRAGMA foreign_keys = ON',
+    )
   } catch (e) {
+    db?.close()
     throw new AsoError('unavailable', `cannot open SQLite database ${file}: ${(e as Error).message}`)
   }
   return new Kysely<Schema>({ dialect: new AsoSqliteDialect(db) })
