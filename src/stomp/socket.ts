@@ -105,7 +105,7 @@ export function explainStompError(err: Error, target: StompTarget): string {
   const code = (err as NodeJS.ErrnoException).code ?? ''
   const { endpoint, names } = target
   const where = `${endpoint.tls ? 'STOMP over TLS' : 'STOMP'} to ${endpoint.display}`
-  const message = err.message
+  const message = err.message.trim()
   if ('field' in err && typeof err.field === 'string') return `${where}: not connecting: ${message}`
   if (code === 'ECONNREFUSED')
     return `${where}: connection refused: is the broker running and is this its port?`
@@ -121,7 +121,8 @@ export function explainStompError(err: Error, target: StompTarget): string {
     return `${where}: the broker refused the TLS handshake (${code}): ${target.tls.cert ? `check that it trusts the CA of ${target.tls.cert}` : `it may require a client certificate: set ${names.cert} and ${names.key}`}`
   if (code === 'ERR_TLS_HANDSHAKE_TIMEOUT')
     return `${where}: ${message}: is ${endpoint.port} the broker's plain STOMP port? (stomp+ssl:// needs its TLS port)`
-  if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number|packet length too long/i.test(message))
+  // OpenSSL reading a plain answer (a STOMP frame, an HTTP-like line) as a TLS record
+  if (code === 'EPROTO' || /wrong version number|packet length too long|ssl3_get_record|http request/i.test(message))
     return `${where}: the broker did not answer in TLS: is ${endpoint.port} its plain STOMP port? (${message})`
   if (code === 'ECONNRESET' || /socket hang up|disconnected before secure/i.test(message))
     return `${where}: the broker closed the connection during the TLS handshake (${code || message}): ${target.tls.cert ? 'does it trust our client certificate?' : `does it require a client certificate (${names.cert}, ${names.key})? is ${endpoint.port} its TLS port?`}`
