@@ -122,7 +122,10 @@ export function explainStompError(err: Error, target: StompTarget): string {
   if (code === 'ERR_TLS_HANDSHAKE_TIMEOUT')
     return `${where}: ${message}: is ${endpoint.port} the broker's plain STOMP port? (stomp+ssl:// needs its TLS port)`
   // OpenSSL reading a plain answer (a STOMP frame, an HTTP-like line) as a TLS record
-  if (code === 'EPROTO' || /wrong version number|packet length too long|ssl3_get_record|http request/i.test(message))
+  if (
+    code === 'EPROTO' ||
+    /wrong version number|packet length too long|ssl3_get_record|http request/i.test(message)
+  )
     return `${where}: the broker did not answer in TLS: is ${endpoint.port} its plain STOMP port? (${message})`
   if (code === 'ECONNRESET' || /socket hang up|disconnected before secure/i.test(message))
     return `${where}: the broker closed the connection during the TLS handshake (${code || message}): ${target.tls.cert ? 'does it trust our client certificate?' : `does it require a client certificate (${names.cert}, ${names.key})? is ${endpoint.port} its TLS port?`}`
