@@ -121,36 +121,43 @@ export const transfersEndedBytes = metric(
     }),
 )
 
-/** Counts one batch of ended records and logs one info line for each. */
+/** Counts one batch of ended records (one counter update per link, state and class) and logs one info line each. */
 export function observeEnded(ended: readonly EndedTransfer[], log: Logger): void {
-  const info = log.isLevelEnabled('info')
+  const groups = new Map<string, { e: EndedTransfer; files: number; bytes: number }>()
   for (const e of ended) {
-    transfersEnded.inc({
-      source: e.source,
-      destination: e.destination,
-      state: e.state,
-      class: e.failureClass,
-    })
-    transfersEndedBytes.inc({ source: e.source, destination: e.destination, state: e.state }, e.bytes)
-    if (info) {
-      log.info(
-        {
-          transfer: e.id,
-          user: e.user,
-          task: e.task,
-          source: e.source,
-          destination: e.destination,
-          state: e.state,
-          class: e.failureClass || null,
-          bytes: e.bytes,
-          attempt: e.attempt,
-          // from the injection to the change that ended it
-          seconds: Math.max(0, (e.endedAt - e.createdAt) / 1000),
-          by: e.actor,
-        },
-        'transfer ended',
-      )
-    }
+    const key = `${e.source}\0${e.destination}\0${e.state}\0${e.failureClass}`
+    const g = groups.get(key)
+    if (g) {
+      g.files++
+      g.bytes += e.bytes
+    } else groups.set(key, { e, files: 1, bytes: e.bytes })
+  }
+  for (const { e, files, bytes } of groups.values()) {
+    transfersEnded.inc(
+      { source: e.source, destination: e.destination, state: e.state, class: e.failureClass },
+      files,
+    )
+    transfersEndedBytes.inc({ source: e.source, destination: e.destination, state: e.state }, bytes)
+  }
+  if (!log.isLevelEnabled('info')) return
+  for (const e of ended) {
+    log.info(
+      {
+        transfer: e.id,
+        user: e.user,
+        task: e.task,
+        source: e.source,
+        destination: e.destination,
+        state: e.state,
+        class: e.failureClass || null,
+        bytes: e.bytes,
+        attempt: e.attempt,
+        // from the injection to the change that ended it
+        seconds: Math.max(0, (e.endedAt - e.createdAt) / 1000),
+        by: e.actor,
+      },
+      'transfer ended',
+    )
   }
 }
 
