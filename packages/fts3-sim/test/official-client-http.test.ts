@@ -1,0 +1,256 @@
+/**
+ * CERN's official FTS client, unmodified, against the double over plain HTTP (`insecureDn`): its `easy`
+ * API end to end, with real copies between paths of a real XRootD site (docs/fts3-rest.md §1, §2).
+ * Run inside a network namespace (scripts/test.sh).
+ */
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startInsecureSim, waitForJob } from '../../../test/support/fts3.js'
+import {
+  putFile,
+  requireXrootd,
+  sitePath,
+  startXrootdSite,
+  type XrootdSite,
+} from '../../../test/support/xrootd.js'
+import type { Fts3Sim } from '../src/server.js'
+import { easy, ftsClientMissing } from './support/fts-client.js'
+
+const missing = ftsClientMissing()
+const ALICE = '/DC=ch/DC=cern/OU=Users/CN=alice'
+type Obj = Record<string, unknown>
+
+let base: string
+let site: XrootdSite
+/** copies files */
+let sim: Fts3Sim
+/** runs nothing: jobs stay queued */
+let queue: Fts3Sim
+let serial = 0
+
+/** A file on the site and a free destination path beside it. */
+async function stored(bytes = 32 * 1024) {
+  serial++
+  const data = randomBytes(bytes)
+  const lfn = `/store/temp/user/alice/http_${serial}.root`
+  await putFile(site, lfn, data)
+  const out = `/store/user/alice/http_${serial}.root`
+  return {
+    data,
+    source: `${site.url}/${lfn}`,
+    destination: `${site.url}/${out}`,
+    destinationPath: sitePath(site, out),
+  }
+}
+
+describe.skipIf(missing)(
+  `the official FTS client over plain HTTP${missing ? ` (skipped: ${missing})` : ''}`,
+  () => {
+    beforeAll(async () => {
+      requireXrootd()
+      base = await mkdtemp(path.join(os.tmpdir(), 'aso-fts-client-http-'))
+      ;[site, { sim }, { sim: queue }] = await Promise.all([
+        startXrootdSite({ name: 'A', baseDir: base }),
+        startInsecureSim(ALICE, {
+          vo: 'cms',
+          schedulerIntervalMs: 50,
+          env: { XRD_CONNECTIONRETRY: '1', XRD_REQUESTTIMEOUT: '30' },
+        }),
+        startInsecureSim(ALICE, { vo: 'cms', maxActive: 0 }),
+      ])
+    }, 60_000)
+
+    afterAll(async () => {
+      await Promise.all([sim?.close(), queue?.close()])
+      await site?.stop()
+      if (base) await rm(base, { recursive: true, force: true })
+    })
+
+    it('whoami, new_transfer + new_job + submit: a real copy, then get_job_status (with files and dm) and get_jobs_statuses', async () => {
+      const f = await stored()
+      const [who, jobId] = (await easy(
+        sim.url,
+        `
+out(easy.whoami(ctx))
+t = easy.new_transfer(${JSON.stringify(f.source)}, ${JSON.stringify(f.destination)}, metadata={"oracleId": "o1"}, activity="ASO")
+job = easy.new_job([t], verify_checksum="both", overwrite=True, retry=2, metadata={"issuer": "ASO"},
+                   destination_spacetoken="DST_TOKEN", source_spacetoken="SRC_TOKEN")
+out(easy.submit(ctx, job))
+`,
+      )) as [Obj, string]
+      expect(who).toMatchObject({ user_dn: ALICE, vos: ['cms'], method: 'certificate' })
+      await waitForJob(sim, jobId, (j) => j.jobState === 'FINISHED')
+      expect(await readFile(f.destinationPath)).toEqual(f.data)
+
+      const [status, statuses, spacetoken, oldField] = (await easy(
+        sim.url,
+        `
+jid = ${JSON.stringify(jobId)}
+out(easy.get_job_status(ctx, jid, list_files=True))
+out(easy.get_jobs_statuses(ctx, [jid], list_files=True))
+out(json.loads(ctx.get("/jobs/%s/destination_spacetoken" % jid)))
+out(raised(ctx.get, "/jobs/%s/space_token" % jid))
+`,
+      )) as [Obj, Obj, string, string[]]
+      expect(status).toMatchObject({
+        job_id: jobId,
+        job_state: 'FINISHED',
+        destination_spacetoken: 'DST_TOKEN',
+        source_spacetoken: 'SRC_TOKEN',
+        os_project_id: null,
+        overwrite_flag: 'Y',
+        verify_checksum: 'b',
+        retry: 2,
+        job_metadata: { issuer: 'ASO', auth_method: 'certificate' },
+        dm: [],
+      })
+      expect(status).not.toHaveProperty('space_token')
+      expect(status).not.toHaveProperty('source_space_token')
+      const [file] = status.files as Obj[]
+      expect(file).toMatchObject({
+        file_state: 'FINISHED',
+        source_surl: f.source,
+        dest_surl: f.destination,
+        filesize: f.data.length,
+        activity: 'ASO',
+        file_metadata: { oracleId: 'o1' },
+        staging_metadata: null,
+        archive_metadata: null,
+      })
+      // one id: the job itself, not a list
+      expect(statuses).toMatchObject({ job_id: jobId, job_state: 'FINISHED', http_status: '200 Ok' })
+      expect(statuses.files).toEqual([
+        {
+          file_state: 'FINISHED',
+          dest_surl: f.destination,
+          finish_time: file!.finish_time,
+          start_time: file!.start_time,
+          reason: '',
+          source_surl: f.source,
+          file_metadata: { oracleId: 'o1' },
+        },
+      ])
+      expect(spacetoken).toBe('DST_TOKEN')
+      expect(oldField[0]).toBe('NotFound')
+    })
+
+    it('new_staging_job: a stage-in-only file (source = destination) is FINISHED once staged, with its staging_metadata', async () => {
+      const f = await stored(1024)
+      const [jobId] = (await easy(
+        sim.url,
+        `
+sj = easy.new_staging_job([{"surl": ${JSON.stringify(f.source)}, "metadata": {"oracleId": "s1"},
+                            "staging_metadata": {"pin": "disk"}}], bring_online=120, copy_pin_lifetime=600)
+out(easy.submit(ctx, sj))
+`,
+      )) as [string]
+      await waitForJob(sim, jobId, (j) => j.jobState === 'FINISHED')
+      const [status] = (await easy(
+        sim.url,
+        `out(easy.get_job_status(ctx, ${JSON.stringify(jobId)}, list_files=True))`,
+      )) as [Obj]
+      expect(status).toMatchObject({
+        job_state: 'FINISHED',
+        bring_online: 120,
+        copy_pin_lifetime: 600,
+        reason: '',
+      })
+      const [file] = status.files as Obj[]
+      // root:// staging URLs carry the activity (for EOS-CTA); source and destination stay equal
+      expect(file).toMatchObject({
+        file_state: 'FINISHED',
+        source_surl: `${f.source}?activity=default`,
+        dest_surl: `${f.source}?activity=default`,
+        staging_metadata: { pin: 'disk' },
+        file_metadata: { oracleId: 's1' },
+      })
+      expect(file!.staging_start).not.toBeNull()
+      expect(file!.staging_finished).not.toBeNull()
+      expect(sim.jobs().find((j) => j.jobId === jobId)!.files[0]!.attempts).toEqual([])
+    })
+
+    it('overwrite_flag is the stored letter or null; bad staging / archive metadata is a 400 with its message', async () => {
+      const [r, none, notJson, tooBig] = (await easy(
+        queue.url,
+        `
+t = lambda: easy.new_transfer("root://a.example//store/f", "root://b.example//store/g")
+r = easy.submit(ctx, easy.new_job([t()], overwrite_on_retry=True))
+n = easy.submit(ctx, easy.new_job([t()]))
+out(json.loads(ctx.get("/jobs/%s/overwrite_flag" % r)))
+out(json.loads(ctx.get("/jobs/%s/overwrite_flag" % n)))
+bad = easy.new_transfer("root://a.example//store/f", "root://b.example//store/g", staging_metadata="pin=disk")
+out(raised(easy.submit, ctx, easy.new_job([bad])))
+big = easy.new_transfer("root://a.example//store/f", "root://b.example//store/g", archive_metadata={"x": "a" * 1100})
+out(raised(easy.submit, ctx, easy.new_job([big])))
+`,
+      )) as [string, null, string[], string[]]
+      expect(r).toBe('R')
+      expect(none).toBeNull()
+      expect(notJson).toEqual([
+        'ClientError',
+        'Client error: Bad request: Invalid value within the request: Staging metadata not in JSON format',
+      ])
+      expect(tooBig).toEqual([
+        'ClientError',
+        'Client error: Bad request: Archive metadata exceeds size limit (1109 > 1024)',
+      ])
+    })
+
+    it('list_jobs, cancel (a whole job twice, then files), unknown ids; cancel_all, ban_se and /status/hosts need root', async () => {
+      const [listed, submitted, canceled, again, files, unknown, bulk, all, ban, hosts] = (await easy(
+        queue.url,
+        `
+t = lambda n: easy.new_transfer("root://a.example//store/f%d" % n, "root://b.example//store/g%d" % n)
+one = easy.submit(ctx, easy.new_job([t(1)]))
+two = easy.submit(ctx, easy.new_job([t(2), t(3)]))
+mine = lambda jobs: sorted(j["job_id"] for j in jobs if j["job_id"] in (one, two))
+out([sorted([one, two]), mine(easy.list_jobs(ctx))])
+out(mine(easy.list_jobs(ctx, vo="cms", state_in=["SUBMITTED"])))
+out(easy.cancel(ctx, one))
+out(easy.cancel(ctx, one))
+fid = easy.get_job_status(ctx, two, list_files=True)["files"][0]["file_id"]
+out([easy.cancel(ctx, two, file_ids=[fid]), easy.get_job_status(ctx, two)["job_state"]])
+out(raised(easy.get_job_status, ctx, "00000000-0000-0000-0000-000000000000"))
+out(raised(easy.get_jobs_statuses, ctx, [two, "nope"]))
+out([raised(easy.cancel_all, ctx), raised(easy.cancel_all, ctx, "cms")])
+out(raised(easy.ban_se, ctx, "root://a.example"))
+out(raised(ctx.get, "/status/hosts"))
+`,
+      )) as [
+        string[],
+        string[],
+        Obj,
+        Obj,
+        [string, string],
+        string[],
+        string[],
+        string[][],
+        string[],
+        string[],
+      ]
+      // jobs of other tests are listed too: these two are there
+      expect(listed[1]).toEqual(listed[0])
+      expect(submitted).toEqual(listed[0])
+      expect(canceled).toMatchObject({
+        job_state: 'CANCELED',
+        reason: 'Job canceled by the user',
+        http_status: '200 Ok',
+      })
+      expect(again).toMatchObject({ job_state: 'CANCELED', http_status: '304 Not Modified' })
+      expect(files).toEqual(['CANCELED', 'SUBMITTED'])
+      expect(unknown).toEqual(['NotFound', 'Not found: 00000000-0000-0000-0000-000000000000'])
+      // a 207: the client's error carries the body (its join trips on the found job's entry)
+      expect(bulk[0]).toBe('ClientError')
+      expect(bulk[1]).toContain('No job with the id \\"nope\\" has been found')
+      expect(all).toEqual([
+        ['Unauthorized', 'Unauthorized: User does not have root privileges'],
+        ['Unauthorized', 'Unauthorized: User does not have root privileges'],
+      ])
+      expect(ban).toEqual(['Unauthorized', 'Unauthorized: Not enough permissions'])
+      expect(hosts).toEqual(['Unauthorized', 'Unauthorized: Not enough permissions'])
+    })
+  },
+)
