@@ -19,13 +19,19 @@ async function packedFiles(): Promise<string[]> {
 }
 
 describe('the product package', () => {
-  it('ships dist/, its README and LICENSE, and nothing of the FTS3 double, the tests or the benchmarks', async () => {
+  it('ships dist/, the Python job client, its README and LICENSE, and nothing of the FTS3 double, the tests or the benchmarks', async () => {
     const files = await packedFiles()
     expect(files).toContain('dist/cli/main.js')
     expect(files).toContain('dist/storage/index.d.ts')
     expect(files).toContain('README.md')
     expect(files).toContain('LICENSE')
-    const foreign = files.filter((f) => !f.startsWith('dist/') && !['README.md', 'LICENSE', 'package.json'].includes(f))
+    // the job client, to ship with jobs (it has no tests inside it)
+    expect(files).toContain('clients/python/aso_client.py')
+    const foreign = files.filter(
+      (f) =>
+        !f.startsWith('dist/') &&
+        !['README.md', 'LICENSE', 'package.json', 'clients/python/aso_client.py'].includes(f),
+    )
     expect(foreign).toEqual([])
     expect(files.filter((f) => /fts3-sim|(^|\/)test\/|(^|\/)bench\/|\.test\./.test(f))).toEqual([])
   })
