@@ -126,8 +126,7 @@ const INPUT_SUFFIX = 'Input'
  *   object it is, with one property per key, which generators type by key and strict validators accept.
  */
 export function tidyDocument<D extends OpenApiDocument>(doc: D): D {
-  const schemas = doc.components?.schemas
-  if (!schemas) return doc
+  const schemas = doc.components?.schemas ?? {}
   const used = reachableSchemas(doc)
   const rename = new Map<string, string>()
   const inputs = Object.keys(schemas).filter(
