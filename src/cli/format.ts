@@ -2,7 +2,7 @@ import Table from 'cli-table3'
 import { PUBLICATION_STATES } from '../domain/publication.js'
 import { TRANSFER_STATES, type TransferState } from '../domain/states.js'
 import type { PublicationState } from '../domain/transfer.js'
-import { type Column, fitTable, truncateLine } from './table-fit.js'
+import { type Column, fitTable, truncateLine, wrapText } from './table-fit.js'
 
 export type { Column } from './table-fit.js'
 
@@ -13,6 +13,18 @@ export function terminalWidth(
   if (stream.isTTY && stream.columns) return stream.columns
   const env = Number(process.env.COLUMNS)
   return Number.isInteger(env) && env > 0 ? env : undefined
+}
+
+/** Lines wrapped to `width` (default: the terminal's), continuations indented under their line's text. */
+export function fitLines(lines: readonly string[], width = terminalWidth()): string {
+  return lines
+    .map((line) => {
+      if (width === undefined || line.length <= width) return line
+      const indent = ' '.repeat((/^ */.exec(line)?.[0].length ?? 0) + 2)
+      const [first = '', ...rest] = wrapText(line.trimStart(), width - indent.length).split('\n')
+      return [`${indent.slice(2)}${first}`, ...rest.map((l) => `${indent}${l}`)].join('\n')
+    })
+    .join('\n')
 }
 
 /**

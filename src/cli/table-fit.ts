@@ -45,8 +45,13 @@ export function wrapText(text: string, width: number): string {
         current += ` ${word}`
         continue
       }
-      if (current) out.push(current)
       let rest = word
+      // a word longer than a whole line (a path, a URL) fills the current line first
+      if (current && rest.length > w && current.length + 2 <= w) {
+        const room = w - current.length - 1
+        out.push(`${current} ${rest.slice(0, room)}`)
+        rest = rest.slice(room)
+      } else if (current) out.push(current)
       while (rest.length > w) {
         out.push(rest.slice(0, w))
         rest = rest.slice(w)

@@ -1,5 +1,5 @@
 import { type BackendOptions, openBackend } from '../backend.js'
-import { bytes, type Column, iso, table } from '../format.js'
+import { bytes, type Column, fitLines, iso, table } from '../format.js'
 
 /** The reason wraps, or goes under its row on a narrow terminal: the rest is short and never cut. */
 const TIMELINE: Column[] = [
@@ -22,7 +22,7 @@ export async function explainCommand(id: string, opts: BackendOptions & { json?:
     }
     const r = e.record
     process.stdout.write(
-      [
+      fitLines([
         `${r.id}  ${r.state}${r.failureClass ? ` (${r.failureClass})` : ''}`,
         `  ${r.user}${r.group ? `/${r.group}` : ''}  task ${r.task}  job ${r.jobId}.${r.jobRetry}`,
         `  ${r.source}:${r.sourceLfn}`,
@@ -33,7 +33,8 @@ export async function explainCommand(id: string, opts: BackendOptions & { json?:
         ...(e.hint ? [`hint: ${e.hint}`] : []),
         ...(e.publication ? [`publication: ${e.publication.why}`] : []),
         '',
-      ].join('\n'),
+        '',
+      ]),
     )
     process.stdout.write(
       `${table(

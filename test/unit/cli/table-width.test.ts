@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { table } from '../../../src/cli/format.js'
+import { fitLines, table } from '../../../src/cli/format.js'
 import { fitTable, wrapText } from '../../../src/cli/table-fit.js'
 
 const widest = (text: string) => Math.max(...text.split('\n').map((l) => l.length))
@@ -69,5 +69,16 @@ describe('tables fit the terminal width', () => {
   it('wraps text at words and cuts words longer than the width', () => {
     expect(wrapText('aaa bbb ccc', 7)).toBe('aaa bbb\nccc')
     expect(wrapText('abcdefghij', 4)).toBe('abcd\nefgh\nij')
+  })
+})
+
+describe('lines fit the terminal width', () => {
+  it('wraps a long line under its own text and leaves short ones alone', () => {
+    expect(fitLines(['short', '  -> SITE_B:/store/user/alice/a/b/c.root'], 24)).toBe(
+      'short\n  -> SITE_B:/store/use\n    r/alice/a/b/c.root',
+    )
+    expect(fitLines(['why: failed (permanent-source) after 1 attempt'], undefined)).toBe(
+      'why: failed (permanent-source) after 1 attempt',
+    )
   })
 })
