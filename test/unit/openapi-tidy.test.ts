@@ -1,10 +1,13 @@
 /**
- * tidyDocument: each registered schema once (the rendering the operations use, under its plain name), no `$id`
+ * registerOpenApi's tidyDocument: each registered schema once (the rendering the operations use, under its plain name), no `$id`
  * or `$schema`, enum-keyed records as objects; the whole document, served, is checked in
  * test/integration/openapi.test.ts.
  */
+import Fastify from 'fastify'
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod'
 import { describe, expect, it } from 'vitest'
-import { type OpenApiDocument, tidyDocument } from '../../src/api/openapi.js'
+import { z } from 'zod'
+import { type OpenApiDocument, registerOpenApi, tidyDocument } from '../../src/api/openapi.js'
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` })
 const body = (schema: object) => ({ requestBody: { content: { 'application/json': { schema } } } })
@@ -89,5 +92,26 @@ describe('tidyDocument', () => {
     })
     // a record that may lack keys stays what it is
     expect(schema.properties.partial).toEqual(partial)
+  })
+})
+
+describe('registerOpenApi', () => {
+  it('refuses to build the document while a shown route has no operationId, naming the route', async () => {
+    const app = Fastify()
+    app.setValidatorCompiler(validatorCompiler)
+    app.setSerializerCompiler(serializerCompiler)
+    await registerOpenApi(app, '0.0.0')
+    app.get('/named', { schema: { operationId: 'getNamed', response: { 200: z.string() } } }, async () => 'x')
+    app.get('/hidden', { schema: { hide: true } }, async () => 'x')
+    await app.ready()
+    expect(Object.keys(app.swagger().paths ?? {})).toEqual(['/named'])
+    await app.close()
+
+    const bad = Fastify()
+    await registerOpenApi(bad, '0.0.0')
+    bad.get('/nameless', { schema: { summary: 'no name' } }, async () => 'x')
+    await bad.ready()
+    expect(() => bad.swagger()).toThrow(/GET \/nameless: no operationId/)
+    await bad.close()
   })
 })
