@@ -8,7 +8,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startInsecureSim, waitForJob } from '../../../test/support/fts3.js'
+import { startInsecureSim } from '../../../test/support/fts3.js'
 import {
   putFile,
   requireXrootd,
@@ -71,30 +71,25 @@ describe.skipIf(missing)(
 
     it('whoami, new_transfer + new_job + submit: a real copy, then get_job_status (with files and dm) and get_jobs_statuses', async () => {
       const f = await stored()
-      const [who, jobId] = (await easy(
+      const [who, jobId, state, status, statuses, spacetoken, oldField] = (await easy(
         sim.url,
         `
 out(easy.whoami(ctx))
 t = easy.new_transfer(${JSON.stringify(f.source)}, ${JSON.stringify(f.destination)}, metadata={"oracleId": "o1"}, activity="ASO")
 job = easy.new_job([t], verify_checksum="both", overwrite=True, retry=2, metadata={"issuer": "ASO"},
                    destination_spacetoken="DST_TOKEN", source_spacetoken="SRC_TOKEN")
-out(easy.submit(ctx, job))
-`,
-      )) as [Obj, string]
-      expect(who).toMatchObject({ user_dn: ALICE, vos: ['cms'], method: 'certificate' })
-      await waitForJob(sim, jobId, (j) => j.jobState === 'FINISHED')
-      expect(await readFile(f.destinationPath)).toEqual(f.data)
-
-      const [status, statuses, spacetoken, oldField] = (await easy(
-        sim.url,
-        `
-jid = ${JSON.stringify(jobId)}
+jid = easy.submit(ctx, job)
+out(jid)
+out(wait_job(ctx, jid))
 out(easy.get_job_status(ctx, jid, list_files=True))
 out(easy.get_jobs_statuses(ctx, [jid], list_files=True))
 out(json.loads(ctx.get("/jobs/%s/destination_spacetoken" % jid)))
 out(raised(ctx.get, "/jobs/%s/space_token" % jid))
 `,
-      )) as [Obj, Obj, string, string[]]
+      )) as [Obj, string, string, Obj, Obj, string, string[]]
+      expect(who).toMatchObject({ user_dn: ALICE, vos: ['cms'], method: 'certificate' })
+      expect(state).toBe('FINISHED')
+      expect(await readFile(f.destinationPath)).toEqual(f.data)
       expect(status).toMatchObject({
         job_id: jobId,
         job_state: 'FINISHED',
@@ -139,19 +134,17 @@ out(raised(ctx.get, "/jobs/%s/space_token" % jid))
 
     it('new_staging_job: a stage-in-only file (source = destination) is FINISHED once staged, with its staging_metadata', async () => {
       const f = await stored(1024)
-      const [jobId] = (await easy(
+      const [jobId, status] = (await easy(
         sim.url,
         `
 sj = easy.new_staging_job([{"surl": ${JSON.stringify(f.source)}, "metadata": {"oracleId": "s1"},
                             "staging_metadata": {"pin": "disk"}}], bring_online=120, copy_pin_lifetime=600)
-out(easy.submit(ctx, sj))
+jid = easy.submit(ctx, sj)
+out(jid)
+wait_job(ctx, jid)
+out(easy.get_job_status(ctx, jid, list_files=True))
 `,
-      )) as [string]
-      await waitForJob(sim, jobId, (j) => j.jobState === 'FINISHED')
-      const [status] = (await easy(
-        sim.url,
-        `out(easy.get_job_status(ctx, ${JSON.stringify(jobId)}, list_files=True))`,
-      )) as [Obj]
+      )) as [string, Obj]
       expect(status).toMatchObject({
         job_state: 'FINISHED',
         bring_online: 120,

@@ -85,7 +85,7 @@ function run(args: string[], auth: ClientAuth = {}, timeoutMs = 60_000): Promise
 }
 
 const PREAMBLE = `
-import json, os, sys
+import json, os, sys, time
 from datetime import timedelta
 from fts3.rest.client import easy
 from fts3.rest.client.exceptions import *
@@ -98,6 +98,16 @@ else:
     ctx = easy.Context(sys.argv[1], no_creds=True)
 def out(value):
     print(json.dumps(value, default=str))
+def wait_job(context, jid, states=("FINISHED", "FINISHEDDIRTY", "FAILED", "CANCELED"), timeout=30):
+    """polls the job's status, as a client does, until it reaches one of states"""
+    deadline = time.time() + timeout
+    while True:
+        state = easy.get_job_status(context, jid)["job_state"]
+        if state in states:
+            return state
+        if time.time() > deadline:
+            raise Exception("job %s still %s after %d s" % (jid, state, timeout))
+        time.sleep(0.05)
 def raised(fn, *args, **kwargs):
     try:
         fn(*args, **kwargs)
@@ -107,7 +117,8 @@ def raised(fn, *args, **kwargs):
 `
 
 /**
- * Runs `body` (Python, with `ctx`, `easy`, `out(value)` and `raised(fn, ...)` defined) against `url`;
+ * Runs `body` (Python, with `ctx`, `easy`, `out(value)`, `raised(fn, ...)` and `wait_job(ctx, id)` defined)
+ * against `url`;
  * returns what it printed with out(), one value per call. Throws with the traceback when it fails.
  */
 export async function easy(url: string, body: string, auth: ClientAuth = {}): Promise<unknown[]> {
