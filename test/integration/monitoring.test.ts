@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import pino from 'pino'
 import { afterEach, describe, expect, it } from 'vitest'
+import { watchEndings } from '../../src/agent/metrics.js'
 import { Agent } from '../../src/agent/runner.js'
 import { ChangeSignal } from '../../src/api/change-signal.js'
 import { type ApiServer, startApiServer } from '../../src/api/server.js'
@@ -31,6 +32,7 @@ interface Node {
   store: Store
   agent?: Agent
   server: ApiServer
+  log: pino.Logger
   lines: Line[]
   inject(requests: Record<string, unknown>[]): Promise<string[]>
   close(): Promise<void>
@@ -67,6 +69,7 @@ async function startNode(lab: FileLab, opts: { agent: boolean }): Promise<Node> 
     store,
     ...(agent ? { agent } : {}),
     server,
+    log,
     lines,
     async inject(requests) {
       const ctx = requestContext(config, sites, { name: 'test', role: 'admin', groups: null, vomsRoles: [] })
@@ -310,5 +313,29 @@ describe('monitoring', () => {
     expect(text).toMatch(/^process_cpu_seconds_total \d/m)
     expect(text).not.toMatch(/^aso_agent_leader/m)
     expect(sample(text, 'aso_fleet_exporter')).toBe(1)
+
+    // a kill through this replica (no agent) ends a queued file: counted and logged here, as aso serve sets up
+    watchEndings(api.store, api.log)
+    const w = await lab.writeOutput('LONE_A', '/store/temp/user/carol.abc/k.root', 700)
+    const [id] = await api.inject([
+      lab.request({
+        user: 'carol',
+        source: 'LONE_A',
+        destination: 'LONE_B',
+        name: 'k.root',
+        task: 'lone',
+        ...w,
+      }),
+    ])
+    expect(await api.store.kill({ ids: [id!] }, 'killed by carol', Date.now(), 'carol')).toMatchObject({
+      killed: 1,
+    })
+    const killed = await scrape(api)
+    const link = 'source="LONE_A",destination="LONE_B"'
+    expect(sample(killed, `aso_transfers_ended_total{${link},state="KILLED",class="killed"}`)).toBe(1)
+    expect(sample(killed, `aso_transfers_ended_bytes_total{${link},state="KILLED"}`)).toBe(700)
+    expect(api.lines.filter((l) => l.msg === 'transfer ended')).toMatchObject([
+      { transfer: id, state: 'KILLED', class: 'killed', by: 'carol', bytes: 700, attempt: 1 },
+    ])
   })
 })
