@@ -20,6 +20,7 @@ import type { Fts3Sim } from '../src/server.js'
 import { easy, ftsClientMissing } from './support/fts-client.js'
 
 const missing = ftsClientMissing()
+if (missing) console.warn(`the official FTS client over plain HTTP: skipped: ${missing}`)
 const ALICE = '/DC=ch/DC=cern/OU=Users/CN=alice'
 type Obj = Record<string, unknown>
 

@@ -20,6 +20,7 @@ import {
 import { type ClientAuth, easy, ftsClientMissing } from './support/fts-client.js'
 
 const missing = ftsClientMissing()
+if (missing) console.warn(`the official FTS client over HTTPS: skipped: ${missing}`)
 type Obj = Record<string, unknown>
 
 let dir: string
