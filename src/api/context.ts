@@ -5,8 +5,6 @@ import type { ChangeSignal } from './change-signal.js'
 
 /** What an agent running in the same process offers the API (`aso serve` without --api-only). */
 export interface AgentHandle {
-  /** its id (it holds leases under it) */
-  readonly id?: string
   /** asks a loop to run now, e.g. the submitter after an injection */
   wake(loop: string): void
   loopStatus(): Record<string, { lastRunAt: number; lastError: string | null }>

@@ -222,8 +222,9 @@ async function health(ctx: ApiContext): Promise<HealthResponse> {
 
 export const healthMetricRoutes: FastifyPluginAsyncZod<ApiContext> = async (app, ctx) => {
   collectProcessMetrics()
-  // who holds the fleet-metrics lease: the agent of this process (`aso agents` shows it), else this server
-  const holder = ctx.agent?.id ?? `api:${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`
+  // this server holds the fleet-metrics lease under a name of its own, never its agent's: releasing it must
+  // not release the agent's leader lease
+  const holder = `api:${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`
   app.addHook('onClose', async () => {
     // another target takes the store-wide gauges over at its next scrape
     await ctx.store.releaseLeases([holder]).catch(() => {})

@@ -267,8 +267,12 @@ describe('monitoring', () => {
     const endedLines = [...a.lines, ...b.lines].filter((l) => l.msg === 'transfer ended' && l.transfer === id)
     expect(endedLines).toHaveLength(1)
 
-    // the exporter's server goes away: the next scrape of the other takes the gauges over
+    // the exporter's server goes away: the next scrape of the other takes the gauges over; the leader lease
+    // (an agent's) stays where it was
+    const leaderBefore = (await a.store.leases()).find((l) => l.name === 'leader')?.holder
+    expect([a.agent!.id, b.agent!.id]).toContain(leaderBefore)
     await a.server.close()
+    expect((await a.store.leases()).find((l) => l.name === 'leader')?.holder).toBe(leaderBefore)
     const after = await scrape(b)
     expect(sample(after, 'aso_fleet_exporter')).toBe(1)
     expect(sample(after, 'aso_transfers{state="DONE"}')).toBe(1)
