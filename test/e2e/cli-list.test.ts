@@ -228,6 +228,9 @@ describe('aso list, tasks, whoami and the operator commands', () => {
     expect((await aso([...local(), 'tasks'])).stdout).toContain(TASK)
     const bobs = JSON.parse((await aso([...remote(), 'tasks', '--json'], { user: 'bob' })).stdout)
     expect(bobs.items).toEqual([])
+    // status has no ids, so it says where they are
+    const status = await aso([...remote(), 'status', '--task', TASK])
+    expect(status.stdout).toContain("the FAILED files' ids: aso list --state FAILED --task list-task")
     const me = JSON.parse((await aso([...remote(), 'whoami', '--json'])).stdout)
     expect(me).toMatchObject({ name: 'alice', role: 'user', groups: ['cms'], method: 'insecure-dev' })
     const ops = JSON.parse((await aso([...local(), 'whoami', '--json'], { user: 'ops' })).stdout)

@@ -19,6 +19,10 @@ export async function statusCommand(opts: BackendOptions & { user?: string; task
     process.stdout.write(
       `${scope}: ${report.total} files, ${bytes(totalBytes)}\n${stateLine(report.states) || 'nothing yet'}\n`,
     )
+    if (report.states.FAILED) {
+      const scopeArgs = `${opts.task ? ` --task ${opts.task}` : ''}${opts.user ? ` --user ${opts.user}` : ''}`
+      process.stdout.write(`the FAILED files' ids: aso list --state FAILED${scopeArgs}\n`)
+    }
     const publication = publicationLine(report.publication)
     if (publication) process.stdout.write(`publication: ${publication}\n`)
     const used = TRANSFER_STATES.filter((s) => report.states[s])
