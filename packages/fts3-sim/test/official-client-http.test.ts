@@ -133,6 +133,32 @@ out(raised(ctx.get, "/jobs/%s/space_token" % jid))
       expect(oldField[0]).toBe('NotFound')
     })
 
+    it('a second source (a replica): the missing first one fails, the next one is copied; new_delete_job is refused', async () => {
+      const f = await stored()
+      const [pushBack, state, status, deletion] = (await easy(
+        sim.url,
+        `
+t = easy.new_transfer(${JSON.stringify(`${site.url}//store/temp/user/alice/missing.root`)}, ${JSON.stringify(f.destination)})
+# the client's own add_alternative_source cannot work (it calls list.push_back): the replica is added by hand
+out(raised(easy.add_alternative_source, t, ${JSON.stringify(f.source)}))
+t["sources"].append(${JSON.stringify(f.source)})
+jid = easy.submit(ctx, easy.new_job([t], selection_strategy="orderly"))
+out(wait_job(ctx, jid))
+out(easy.get_job_status(ctx, jid, list_files=True))
+out(raised(easy.submit, ctx, easy.new_delete_job(["root://a.example//store/f"])))
+`,
+      )) as [string[], string, Obj, string[]]
+      expect(pushBack).toEqual(['AttributeError', "'list' object has no attribute 'push_back'"])
+      expect(state).toBe('FINISHED')
+      expect(status.job_type).toBe('R')
+      expect((status.files as Obj[]).map((f) => [f.file_state, f.reason])).toEqual([
+        ['FAILED', 'SOURCE [2] Failed to stat the source file: No such file or directory'],
+        ['FINISHED', ''],
+      ])
+      expect(await readFile(f.destinationPath)).toEqual(f.data)
+      expect(deletion).toEqual(['ClientError', 'Client error: 405'])
+    })
+
     it('new_staging_job: a stage-in-only file (source = destination) is FINISHED once staged, with its staging_metadata', async () => {
       const f = await stored(1024)
       const [jobId, status] = (await easy(

@@ -154,7 +154,7 @@ out(raised(easy.ban_dn, ctx, ${py(pki.host.dn)}))
       expect(self).toEqual(['ClientError', 'Client error: 409'])
     })
 
-    it('root: cancel_all cancels every unfinished job; /status/hosts answers per host', async () => {
+    it('root: cancel_all (of a VO) cancels its unfinished jobs; /status/hosts answers per host', async () => {
       const [ban, jobId, all, state, hosts] = (await easy(
         tls.sim.url,
         `
@@ -162,7 +162,7 @@ alice = ${context(aliceProxy.path, aliceProxy.path)}
 out(easy.ban_se(ctx, "root://held.example", status="wait", allow_submit=True))
 jid = easy.submit(alice, easy.new_job([easy.new_transfer("root://held.example//store/f", "root://b.example//store/g")]))
 out(jid)
-out(easy.cancel_all(ctx))
+out(easy.cancel_all(ctx, "cms"))
 out(easy.get_job_status(alice, jid)["job_state"])
 out(json.loads(ctx.get("/status/hosts")))
 `,
