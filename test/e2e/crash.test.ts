@@ -18,6 +18,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { allowedEdges, type TransferState } from '../../src/domain/states.js'
 import { openStore } from '../../src/store/open.js'
 import type { HistoryEvent } from '../../src/store/ops/transfer-reads.js'
+import { keepNative } from '../../src/store/sqlite/driver.js'
 import {
   CLI,
   cliEnv,
@@ -191,8 +192,10 @@ async function runCrashScenario(s: Scenario): Promise<Figures> {
   }
   expect(idOfLine.size).toBe(s.files)
 
-  const db = new Database(dbPath, { readonly: true, fileMustExist: true })
-  const count = (sql: string, ...params: unknown[]) => (db.prepare(sql).get(...params) as { n: number }).n
+  // kept, like the store's own (Node 24 aborts when one of them is garbage-collected: keepNative)
+  const db = keepNative(new Database(dbPath, { readonly: true, fileMustExist: true }))
+  const count = (sql: string, ...params: unknown[]) =>
+    (keepNative(db.prepare(sql)).get(...params) as { n: number }).n
   const unfinished = () =>
     count(
       `select count(*) n from transfers where state not in ('DONE', 'FAILED', 'KILLED') or source_cleanup = 'PENDING'`,

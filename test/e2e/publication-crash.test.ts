@@ -21,6 +21,7 @@ import Database from 'better-sqlite3'
 import { request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openStore } from '../../src/store/open.js'
+import { keepNative } from '../../src/store/sqlite/driver.js'
 import {
   CLI,
   cliEnv,
@@ -179,8 +180,10 @@ describe.skipIf(missing)(
       }
       expect(ids).toHaveLength(FILES)
 
-      const db = new Database(path.join(l.dir, 'aso.db'), { readonly: true, fileMustExist: true })
-      const count = (q: string, ...params: unknown[]) => (db.prepare(q).get(...params) as { n: number }).n
+      // kept, like the store's own (Node 24 aborts when one of them is garbage-collected: keepNative)
+      const db = keepNative(new Database(path.join(l.dir, 'aso.db'), { readonly: true, fileMustExist: true }))
+      const count = (q: string, ...params: unknown[]) =>
+        (keepNative(db.prepare(q)).get(...params) as { n: number }).n
       const registered = (p: ServeProcess) =>
         count('select count(*) n from agents where pid = ? and started_at >= ?', p.pid, p.spawnAt) > 0
       /** blocks whose publication has started (PUBLISHING) or ended (PUBLISHED) */
@@ -188,7 +191,7 @@ describe.skipIf(missing)(
         count(`select count(*) n from publication_blocks where state in ('PUBLISHING', 'PUBLISHED')`)
       const publishing = () =>
         (
-          db.prepare(`select name from publication_blocks where state = 'PUBLISHING'`).all() as {
+          keepNative(db.prepare(`select name from publication_blocks where state = 'PUBLISHING'`)).all() as {
             name: string
           }[]
         ).map((b) => b.name)
@@ -367,11 +370,11 @@ describe.skipIf(missing)(
       const store = await openStore(`sqlite:${path.join(l.dir, 'aso.db')}`)
       let blocksInStore: { name: string; state: string; attempts: number }[]
       try {
-        const raw = new Database(path.join(l.dir, 'aso.db'), { readonly: true })
+        const raw = keepNative(new Database(path.join(l.dir, 'aso.db'), { readonly: true }))
         try {
-          blocksInStore = raw
-            .prepare('select name, state, attempts from publication_blocks')
-            .all() as typeof blocksInStore
+          blocksInStore = keepNative(
+            raw.prepare('select name, state, attempts from publication_blocks'),
+          ).all() as typeof blocksInStore
         } finally {
           raw.close()
         }
