@@ -259,3 +259,56 @@ describe('bearer tokens', () => {
     }
   })
 })
+
+describe('bans and /status/hosts (docs/fts3-rest.md §1 "Bans and server status")', () => {
+  it('need root: others get 403, token users "Certificate required" on /status/hosts', async () => {
+    const user = tls.client(aliceProxy)
+    for (const [method, url] of [
+      ['POST', '/ban/se'],
+      ['DELETE', '/ban/se?storage=root%3A%2F%2Fx'],
+      ['GET', '/ban/dn'],
+      ['GET', '/status/hosts'],
+    ] as const) {
+      const r = await user.request(method, url, method === 'POST' ? { body: { storage: 'root://x' } } : {})
+      expect([r.status, message(r)]).toEqual([403, 'Not enough permissions'])
+    }
+    const r = await tls.client().get('/status/hosts', bearer(await token({ sub: 'carol' })))
+    expect([r.status, message(r)]).toEqual([403, 'Certificate required'])
+  })
+
+  it('root: the 400s and the 409, form fields, a listing, 204 on unban, and the methods OPTIONS lists', async () => {
+    const root = tls.client(pki.host)
+    const ban = (body: unknown, contentType?: string) =>
+      root.request('POST', '/ban/se', { body, contentType })
+    expect(message(await ban({}))).toBe('Missing storage parameter')
+    expect(message(await ban({ storage: 'root://x', status: 'later' }))).toBe(
+      'status can only be cancel or wait',
+    )
+    expect(message(await ban({ storage: 'root://x', allow_submit: true }))).toBe(
+      'allow_submit and status = CANCEL can not be combined',
+    )
+    expect(message(await ban('{', 'application/json'))).toBe('Malformed input')
+    const form = await ban(
+      'storage=root%3A%2F%2Fform.example&status=wait',
+      'application/x-www-form-urlencoded',
+    )
+    expect([form.status, form.json]).toEqual([200, []])
+    const listed = (await root.get('/ban/se')).json as Obj[]
+    expect(listed.map((b) => [b.se, b.status, b.admin_dn])).toContainEqual([
+      'root://form.example',
+      'WAIT',
+      pki.host.dn,
+    ])
+    expect(message(await root.request('DELETE', '/ban/se'))).toBe('Missing storage parameter')
+    expect((await root.request('DELETE', '/ban/se?storage=root%3A%2F%2Fform.example')).status).toBe(204)
+    expect((await root.get('/ban/se')).json).toEqual([])
+
+    const self = await root.request('POST', '/ban/dn', { body: { user_dn: pki.host.dn } })
+    expect([self.status, message(self)]).toEqual([409, 'The user tried to ban (her|his)self'])
+    expect(message(await root.request('POST', '/ban/dn', { body: {} }))).toBe('Missing dn parameter')
+    expect(message(await root.request('DELETE', '/ban/dn'))).toBe('Missing user_dn parameter')
+    const options = await root.request('OPTIONS', '/ban/se')
+    expect([options.status, options.headers.allow]).toEqual([200, 'DELETE, GET, HEAD, OPTIONS, POST'])
+    expect((await root.get('/status/hosts')).json).toEqual({})
+  })
+})

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto'
 import { uuid5 } from 'aso/domain/ids'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type SimClient, simClient, startInsecureSim } from '../../../test/support/fts3.js'
+import { type SimClient, simClient, startInsecureSim, waitForJob } from '../../../test/support/fts3.js'
 import type { Fts3Sim } from '../src/server.js'
 
 const ALICE = '/DC=ch/DC=cern/OU=Users/CN=alice'
@@ -182,6 +182,53 @@ describe('submission: params', () => {
   it('incompatible overwrite flags are 400; only overwrite_hop + when_only_on_disk may combine', async () => {
     const r = await submit({ files: [file()], params: { overwrite: true, overwrite_on_retry: true } })
     expect([r.status, message(r)]).toEqual([400, 'Incompatible overwrite flags used at the same time'])
+  })
+
+  it('3.13 job fields: destination_spacetoken / source_spacetoken, os_project_id; overwrite_flag a letter or null', async () => {
+    const id = await submitted({ destination_spacetoken: 'DST', source_spacetoken: 'SRC', overwrite: 'Y' })
+    const j = await job(id)
+    expect(j).toMatchObject({
+      destination_spacetoken: 'DST',
+      source_spacetoken: 'SRC',
+      os_project_id: null,
+      overwrite_flag: 'Y',
+    })
+    expect(j).not.toHaveProperty('space_token')
+    expect(j).not.toHaveProperty('source_space_token')
+    expect((await client.get(`/jobs/${id}/destination_spacetoken`)).json).toBe('DST')
+    expect(await client.get(`/jobs/${id}/space_token`)).toMatchObject({ status: 404 })
+    expect((await job(await submitted({ overwrite_on_retry: true }))).overwrite_flag).toBe('R')
+    expect((await job(await submitted())).overwrite_flag).toBeNull()
+  })
+
+  it('staging_metadata / archive_metadata: objects (or strings holding one) up to 1024 characters, stored', async () => {
+    const id = await submitted({}, [file({ staging_metadata: '{"pin": 1}', archive_metadata: { a: 'b' } })])
+    const [f] = (await client.get(`/jobs/${id}/files`)).json as Obj[]
+    expect(f).toMatchObject({ staging_metadata: { pin: 1 }, archive_metadata: { a: 'b' } })
+    for (const [extra, text] of [
+      [{ staging_metadata: 'pin' }, 'Invalid value within the request: Staging metadata not in JSON format'],
+      [{ archive_metadata: [1] }, 'Invalid value within the request: Archive metadata not in JSON format'],
+      [{ staging_metadata: { x: 'a'.repeat(1100) } }, 'Staging metadata exceeds size limit (1109 > 1024)'],
+    ] as const) {
+      const r = await submit({ files: [file(extra)] })
+      expect([r.status, message(r)]).toEqual([400, text])
+    }
+  })
+
+  it('staging: a stage-in-only file (source = destination) is FINISHED once staged, nothing copied; others queue', async () => {
+    const surl = 'root://tape.example//store/data/f'
+    const only = await submitted({ bring_online: 60 }, [{ sources: [surl], destinations: [surl] }])
+    const copy = await submitted({ bring_online: 60 })
+    const done = await waitForJob(sim, only, (j) => j.jobState === 'FINISHED')
+    expect(done.files[0]).toMatchObject({
+      fileState: 'FINISHED',
+      sourceSurl: `${surl}?activity=default`,
+      destSurl: `${surl}?activity=default`,
+      attempts: [],
+    })
+    expect(done.files[0]!.stagingFinished).not.toBeNull()
+    const queued = await waitForJob(sim, copy, (j) => j.files[0]!.fileState !== 'STAGING')
+    expect([queued.jobState, queued.files[0]!.fileState]).toEqual(['SUBMITTED', 'SUBMITTED'])
   })
 
   it('reuse needs one source SE and one destination SE', async () => {
