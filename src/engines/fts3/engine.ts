@@ -268,6 +268,16 @@ export class Fts3Engine implements TransferEngine {
     return this.pushed
   }
 
+  /** The completion-message subscription: its broker, whether it is up, and why not; null without one. */
+  stompStatus(): { broker: string; connected: boolean; problem: string | null } | null {
+    if (!this.stompTarget) return null
+    return {
+      broker: this.stompTarget.endpoint.display,
+      connected: this.receiver?.connected ?? false,
+      problem: this.receiver?.problem ?? null,
+    }
+  }
+
   async credentialStatus(user: string): Promise<{ problem: string | null; changedAt: number | null }> {
     const lookup = await this.credentials.forUser(user, 'submit')
     return lookup.ok
