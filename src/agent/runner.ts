@@ -9,6 +9,7 @@ import type { StorageRegistry } from '../storage/registry.js'
 import type { Store } from '../store/store.js'
 import { Cleaner } from './cleaner.js'
 import type { AgentContext } from './context.js'
+import { CouchIngest, CouchLink, CouchWriteBack } from './couch-bridge.js'
 import { CredentialWatcher } from './credential-watcher.js'
 import { Killer } from './killer.js'
 import { watchEndings } from './metrics.js'
@@ -24,6 +25,8 @@ import { Submitter } from './submitter.js'
 interface Loop {
   name: string
   run(): Promise<number>
+  /** cuts a long wait in progress (the CouchDB feed's), when the agent stops */
+  stop?(): void
 }
 
 interface LoopState {
@@ -57,6 +60,8 @@ export const SINGLETON_LOOPS: ReadonlySet<string> = new Set([
   'cleaner',
   'rollup-pruner',
   'publisher',
+  'couch-ingest',
+  'couch-writeback',
 ])
 export const LEADER_LEASE = 'leader'
 
@@ -82,6 +87,8 @@ export class Agent {
   private storeReachableSince: number | null = null
   /** this agent runs the singleton loops until then (its leader lease, renewed with each heartbeat) */
   private leaderUntil = 0
+  /** the CouchDB database followed (aso.yaml ingest.couchdb), if any */
+  private readonly couch: CouchLink | null
 
   constructor(private readonly opts: AgentOptions) {
     this.ctx = {
@@ -111,6 +118,14 @@ export class Agent {
       [new Publisher(this.ctx), a.publishInterval],
       [new RollupPruner(this.ctx), ROLLUP_PRUNE_INTERVAL_MS],
     ]
+    const couch = opts.config.ingest.couchdb
+    this.couch = couch ? new CouchLink(couch) : null
+    if (couch && this.couch) {
+      loops.push(
+        [new CouchIngest(this.ctx, this.couch), 1000],
+        [new CouchWriteBack(this.ctx, this.couch), couch.writeBackInterval],
+      )
+    }
     for (const [loop, intervalMs] of loops) {
       this.loops.set(loop.name, {
         loop,
@@ -253,7 +268,10 @@ export class Agent {
     this.ctx.log.error('this agent was declared dead by another agent (late heartbeat): stopping at once')
     this.stopped = true
     this.submitter.stopping = true
-    for (const s of this.loops.values()) if (s.timer) clearTimeout(s.timer)
+    for (const s of this.loops.values()) {
+      if (s.timer) clearTimeout(s.timer)
+      s.loop.stop?.()
+    }
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer)
     for (const engine of this.opts.engines.values()) await engine.shutdown?.(0)
     this.opts.onFenced?.()
@@ -264,6 +282,7 @@ export class Agent {
     if (this.stopped) return
     this.submitter.stopping = true
     const grace = this.opts.config.agent.shutdownGrace
+    for (const s of this.loops.values()) s.loop.stop?.()
     await Promise.all([...this.loops.values()].map((s) => s.running))
     this.stopped = true
     for (const s of this.loops.values()) if (s.timer) clearTimeout(s.timer)
@@ -284,6 +303,7 @@ export class Agent {
     }
     for (const engine of this.opts.engines.values()) await engine.close?.()
     await this.opts.catalog?.close()
+    await this.couch?.close()
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer)
     // another agent takes the singleton loops over at its next heartbeat, not after the lease
     await this.opts.store.releaseLeases([this.id])

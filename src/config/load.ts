@@ -161,6 +161,10 @@ export function resolvePaths(config: AsoConfig, baseDir: string): AsoConfig {
       ...(catalog.auth.passwordFile ? { passwordFile: abs(catalog.auth.passwordFile) } : {}),
     },
   }
+  const couch = config.ingest.couchdb
+  const ingestPaths = couch?.credentialsFile
+    ? { ...config.ingest, couchdb: { ...couch, credentialsFile: abs(couch.credentialsFile) } }
+    : config.ingest
   return {
     ...config,
     database,
@@ -169,6 +173,7 @@ export function resolvePaths(config: AsoConfig, baseDir: string): AsoConfig {
     api: apiPaths,
     fts3: fts3Paths,
     catalog: catalogPaths,
+    ingest: ingestPaths,
   }
 }
 

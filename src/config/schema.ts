@@ -4,6 +4,7 @@ import { areaPatternProblem, DEFAULT_AREAS } from '../domain/lfn.js'
 import { webhookSecretProblem } from '../domain/webhook-signature.js'
 import { catalog } from './catalog.js'
 import { duration } from './fields.js'
+import { ingest } from './ingest.js'
 
 const SITE_NAME = /^[A-Za-z0-9_-]{1,64}$/
 
@@ -414,6 +415,8 @@ export const configSchema = z.strictObject({
   api: api.prefault({}),
   /** publication of delivered outputs (requests with publish: true); none: such requests are refused */
   catalog: catalog.optional(),
+  /** queues read besides the API: the original ASO's CouchDB database (docs/couchdb-bridge.md) */
+  ingest: ingest.prefault({}),
 })
 
 /** The validated configuration, durations in milliseconds. */
@@ -424,3 +427,4 @@ export type UserConfig = AsoConfig['users'][string]
 export type ApiConfig = AsoConfig['api']
 export type Fts3Config = NonNullable<AsoConfig['fts3']>
 export type CatalogConfig = NonNullable<AsoConfig['catalog']>
+export type CouchConfig = NonNullable<AsoConfig['ingest']['couchdb']>

@@ -274,4 +274,54 @@ export interface Database {
   task_counts: TaskCountsTable
   task_owners: TaskOwnersTable
   publication_blocks: PublicationBlocksTable
+  couch_feeds: CouchFeedsTable
+  couch_docs: CouchDocsTable
+}
+
+/** A followed CouchDB database (migrations/0007): its feed checkpoint, the write-back cursor, counters. */
+export interface CouchFeedsTable {
+  name: string
+  /** the feed's last_seq, opaque (CouchDB 2+ sends strings, PouchDB numbers): stored and sent back as text */
+  seq: string
+  /** the last event of the event stream whose transfers were marked for write-back */
+  event_cursor: number
+  read_at: number | null
+  /** the last time a feed read reached the head of the feed */
+  caught_up_at: number | null
+  /** changes still behind the checkpoint, when the server said (CouchDB's `pending`) */
+  behind: number | null
+  ingested: number
+  rejected: number
+  kills: number
+  retries: number
+  written: number
+  conflicts: number
+  forbidden: number
+  last_error: string | null
+  updated_at: number
+}
+
+/** A CouchDB document the bridge ingested (or refused) and keeps up to date (migrations/0007). */
+export interface CouchDocsTable {
+  doc_id: string
+  feed: string
+  transfer_id: string | null
+  /** the last revision read from the feed and acted on */
+  seen_rev: string | null
+  /** the revision the bridge's last write produced */
+  written_rev: string | null
+  /** the document's state as far as the bridge has accounted for it */
+  doc_state: string
+  /** the state a write in flight sets (so that its echo on the feed after a crash is known as ours) */
+  intent_state: string | null
+  /** write-back generation: > 0 while a write-back is due */
+  pending: number
+  /** why the document was refused (written back as failure_reason with state failed) */
+  rejected_reason: string | null
+  /** why a document that asked for publication is not published */
+  publication_note: string | null
+  deleted: number
+  last_error: string | null
+  ingested_at: number
+  updated_at: number
 }

@@ -17,6 +17,7 @@ import { type AgentOps, agentOps } from './ops/agents.js'
 import { type AuditOps, auditOps } from './ops/audit.js'
 import { type ClaimOps, claimOps } from './ops/claim.js'
 import { type CleanupOps, cleanupOps } from './ops/cleanup.js'
+import { type CouchOps, couchOps } from './ops/couch.js'
 import { type EngineJobOps, engineJobOps } from './ops/engine-jobs.js'
 import { type FinishedReads, finishedReads } from './ops/finished-reads.js'
 import { type HoldOps, holdOps } from './ops/holds.js'
@@ -82,7 +83,8 @@ export type Store = StoreLifecycle &
   PublicationOps &
   PublicationReads &
   PublicationRetryOps &
-  PublicationViews
+  PublicationViews &
+  CouchOps
 
 /** A Store on Kysely (SQLite or PostgreSQL), with its database at hand for schema tools and tests. */
 export type KyselyStore = Store & { readonly db: Kysely<Database>; readonly policy: StorePolicy }
@@ -152,5 +154,6 @@ export function bindStore(
     ...publicationReads(s),
     ...publicationRetryOps(s),
     ...publicationViews(s),
+    ...couchOps(s),
   }
 }

@@ -109,10 +109,11 @@ describe('the layer table', () => {
       'src/storage/': sorted('domain credentials'),
       'src/sites/': sorted('domain config'),
       'src/catalog/': sorted('domain credentials'),
+      'src/ingest/': sorted('domain config'),
       'src/store/': ['domain'],
       'src/engines/': sorted('domain credentials storage config stomp'),
       'src/reports/': sorted('domain config contract store sites credentials'),
-      'src/agent/': sorted('domain config credentials storage sites store engines reports catalog'),
+      'src/agent/': sorted('domain config credentials storage sites store engines reports catalog ingest'),
       'src/api/': sorted('domain config contract credentials sites store reports'),
       'src/client/': sorted('domain contract credentials'),
       'src/cli/': sorted(

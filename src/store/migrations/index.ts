@@ -6,6 +6,7 @@ import { eventCommitOrder } from './0003-event-commit-order.js'
 import { dashboardRollups } from './0004-dashboard-rollups.js'
 import { taskOwners } from './0005-task-owners.js'
 import { publication } from './0006-publication.js'
+import { couchdb } from './0007-couchdb.js'
 
 /**
  * Every migration, in order, written once for both dialects (`dialect` picks the few words that differ).
@@ -19,6 +20,7 @@ function migrations(dialect: DialectName): Record<string, Migration> {
     '0004_dashboard_rollups': dashboardRollups(dialect),
     '0005_task_owners': taskOwners(dialect),
     '0006_publication': publication(dialect),
+    '0007_couchdb': couchdb(dialect),
   }
 }
 
