@@ -159,9 +159,10 @@ out(raised(easy.submit, ctx, easy.new_delete_job(["root://a.example//store/f"]))
       expect(deletion).toEqual(['ClientError', 'Client error: 405'])
     })
 
-    it('new_staging_job: a stage-in-only file (source = destination) is FINISHED once staged, with its staging_metadata', async () => {
+    it('new_staging_job: a stage-in-only file (source = destination) is FINISHED once staged, with its staging_metadata; a staged transfer is copied', async () => {
       const f = await stored(1024)
-      const [jobId, status] = (await easy(
+      const g = await stored(1024)
+      const [jobId, status, copied] = (await easy(
         sim.url,
         `
 sj = easy.new_staging_job([{"surl": ${JSON.stringify(f.source)}, "metadata": {"oracleId": "s1"},
@@ -170,8 +171,13 @@ jid = easy.submit(ctx, sj)
 out(jid)
 wait_job(ctx, jid)
 out(easy.get_job_status(ctx, jid, list_files=True))
+# staged, then copied: the source read with its activity in the query
+t = easy.new_transfer(${JSON.stringify(g.source)}, ${JSON.stringify(g.destination)})
+out(wait_job(ctx, easy.submit(ctx, easy.new_job([t], bring_online=120))))
 `,
-      )) as [string, Obj]
+      )) as [string, Obj, string]
+      expect(copied).toBe('FINISHED')
+      expect(await readFile(g.destinationPath)).toEqual(g.data)
       expect(status).toMatchObject({
         job_state: 'FINISHED',
         bring_online: 120,
