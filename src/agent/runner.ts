@@ -118,7 +118,7 @@ export class Agent {
       [new Publisher(this.ctx), a.publishInterval],
       [new RollupPruner(this.ctx), ROLLUP_PRUNE_INTERVAL_MS],
     ]
-    const couch = opts.config.ingest.couchdb
+    const couch = opts.config.ingest?.couchdb
     this.couch = couch ? new CouchLink(couch) : null
     if (couch && this.couch) {
       loops.push(

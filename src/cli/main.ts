@@ -248,6 +248,16 @@ db.command('check')
   .action(async (_o, cmd: Command) => (await import('./commands/db.js')).dbCheckCommand(all(cmd)))
 
 program
+  .command('couch')
+  .description('the CouchDB bridge (aso.yaml ingest.couchdb)')
+  .command('status')
+  .description(
+    'the feed checkpoint and lag, documents ingested, write-backs pending, conflicts (exit 1 when the feed lags)',
+  )
+  .option('--json', 'print JSON')
+  .action(async (_o, cmd: Command) => (await import('./commands/couch.js')).couchStatusCommand(all(cmd)))
+
+program
   .command('classify')
   .description("classify an engine's failure reason: prints {class, retry, hint} as JSON")
   .argument('<reason>', 'the reason string, e.g. "DESTINATION [13] Permission denied"')

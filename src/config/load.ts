@@ -161,7 +161,7 @@ export function resolvePaths(config: AsoConfig, baseDir: string): AsoConfig {
       ...(catalog.auth.passwordFile ? { passwordFile: abs(catalog.auth.passwordFile) } : {}),
     },
   }
-  const couch = config.ingest.couchdb
+  const couch = config.ingest?.couchdb
   const ingestPaths = couch?.credentialsFile
     ? { ...config.ingest, couchdb: { ...couch, credentialsFile: abs(couch.credentialsFile) } }
     : config.ingest

@@ -1,9 +1,19 @@
+import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startTestAgent, type TestAgent } from '../support/agent.js'
 import { type CouchServer, startCouch } from '../support/couchdb.js'
 import { type FileLab, makeFileLab, testBytes } from '../support/file-sites.js'
+
+/** The CLI from the sources, as an operator runs it. */
+function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], (err, stdout, stderr) =>
+      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    )
+  })
+}
 
 type Doc = Record<string, unknown> & { _id: string; _rev?: string }
 
@@ -153,6 +163,16 @@ describe('the CouchDB bridge (pouchdb-server peer, file:// sites)', () => {
       10_000,
       'no write-back pending',
     )
+    // the operator's view: aso couch status
+    const out = await runCli(['couch', 'status', '--json', '--config', lab.configPath])
+    expect(out.code).toBe(0)
+    const shown = JSON.parse(out.stdout) as {
+      lagging: boolean
+      documents: number
+      pending: number
+      feed: { ingested: number }
+    }
+    expect(shown).toMatchObject({ lagging: false, documents: 32, pending: 0, feed: { ingested: 31 } })
   })
 
   it('a re-posted document changes nothing; a higher job_retry_count supersedes; a kill and a resubmission the old way', async () => {
