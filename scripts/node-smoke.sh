@@ -63,6 +63,9 @@ copy_sources() {
 prepare_one() {
   local major="$1" status="$CACHE/status-$1" tree="$CACHE/tree-$1" t0 bin nodedir stamp
   t0="$(now)"
+  # one preparation of a major at a time, and none while a run uses its tree (run_one takes it shared)
+  exec 9>"$CACHE/.lock-$major"
+  flock -w 3600 9
   echo "preparing" >"$status"
   if ! has_node "$major"; then
     log "installing node@$major from the registry"
@@ -141,7 +144,8 @@ free_port() {
 }
 
 run_one() {
-  local major="$1" status bin tree="$CACHE/tree-$1" work t0 t rc
+  local major="$1" status bin tree="$CACHE/tree-$1" work t0 rc
+  [[ -d "$CACHE" ]] && exec 9>"$CACHE/.lock-$major" && flock -s -w 3600 9
   status="$(cat "$CACHE/status-$major" 2>/dev/null || echo 'not prepared')"
   if [[ "$status" != ready* ]]; then
     log "Node $major: $status (scripts/node-smoke.sh prepare $major)"
