@@ -14,14 +14,15 @@ import {
 /**
  * better-sqlite3 12's native objects must never be garbage-collected on Node 24 and later. Their node::ObjectWrap
  * destructor (Node 24's headers) removes an environment cleanup hook, finding the environment through the current
- * context; V8 may run that destructor from a collection outside any context (a scavenge or memory-reducer task of
- * the event loop), where Node finds no environment and aborts the process: `Assertion failed: (env) != nullptr`
+ * context; V8 may run that destructor from a collection outside any context (one a task of the event loop started,
+ * not JavaScript), where Node finds no environment and aborts the process: `Assertion failed: (env) != nullptr`
  * in node::RemoveEnvironmentCleanupHook from Statement::~Statement(), at any moment after a statement became
  * garbage (a PRAGMA, a statement evicted from the cache, a closed database). So every database and statement is
  * held here until the process ends, when Node's own cleanup hooks free them inside the environment. Closing a
- * database still finalizes its statements: what stays is their small wrappers. Node 20 and 22 lack that hook.
+ * database still finalizes its statements: what stays is their small wrappers. Node 20's headers lack that hook,
+ * and 22's (22.23) too, but a backport would abort there without warning: kept from 22 on.
  */
-const KEEP_NATIVE_OBJECTS = Number(process.versions.node.split('.')[0]) >= 23
+const KEEP_NATIVE_OBJECTS = Number(process.versions.node.split('.')[0]) >= 22
 const kept: object[] = []
 
 /** Holds a better-sqlite3 database or statement until the process ends, where its collection could abort it. */
