@@ -6,13 +6,14 @@ import { FAILURE_CLASSES } from '../domain/failures.js'
 import { TRANSFER_STATES } from '../domain/states.js'
 import { jsonRequested, reportError } from './exit.js'
 import { restoreDefaultStopSignals } from './stop-signals.js'
+import { packageVersion } from './version.js'
 
 // command modules load on use: a post-job's `aso wait` should not pay for the server, demo and FTS3 double
 const program = new Command()
 program
   .name('aso')
   .description('ASO: asynchronous stage-out of grid job outputs to their final destination')
-  .version('0.1.0')
+  .version(packageVersion())
   .option(
     '--config <file>',
     'configuration file (default: $ASO_CONFIG, else ./aso.yaml, else embedded defaults)',
