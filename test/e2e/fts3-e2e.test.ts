@@ -1,7 +1,9 @@
 /**
  * The fts3 engine end to end: ASO's agent submits to the FTS3 double over HTTPS (users' proxies as client
  * certificates, delegation), the double copies between two real XRootD servers (xroot third-party copy) and
- * publishes completion messages to a real ActiveMQ broker. Scenarios: 200 files of three users DONE by
+ * publishes completion messages to a real ActiveMQ broker over STOMP+TLS (its connector requires a client
+ * certificate: the double and the agent both present the test host certificate and check the broker's
+ * against the test CA directory). Scenarios: 200 files of three users DONE by
  * messages alone (polling at 10 minutes) with planted failures classified (missing source, permission, quota
  * on a 1 MiB tmpfs in the server's own mount namespace); a task killed mid-flight; an expired proxy held and
  * shown by `aso explain` until a new one arrives; `aso serve` SIGKILLed between SUBMITTING and SUBMITTED; and
@@ -18,6 +20,7 @@ import { adler32 } from 'hash-wasm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Fts3Sim } from '../../packages/fts3-sim/src/server.js'
 import type { TransferRecord } from '../../src/domain/transfer.js'
+import type { Fts3Engine } from '../../src/engines/fts3/engine.js'
 import { openStore } from '../../src/store/open.js'
 import { startTestAgent, type TestAgent } from '../support/agent.js'
 import {
@@ -66,7 +69,7 @@ beforeAll(async () => {
     startXrootdSite({ name: 'A', baseDir: dir }),
     // erin's destination area is a 1 MiB disk: a real ENOSPC
     startXrootdSite({ name: 'B', baseDir: dir, smallDisk: { dir: '/store/user/erin', size: '1m' } }),
-    startStompBroker(),
+    startStompBroker({ tls: pki }),
   ])
   // a directory of bob's that the server may not write into: a real permission error
   const locked = sitePath(B, '/store/user/bob/locked')
@@ -78,7 +81,7 @@ beforeAll(async () => {
     vo: 'cms',
     maxActive: 100,
     schedulerIntervalMs: 50,
-    stomp: { url: broker.stompUrl },
+    stomp: stompTls(),
     env: { XRD_CONNECTIONRETRY: '1', XRD_REQUESTTIMEOUT: '30' },
   }))
 }, 180_000)
@@ -90,6 +93,11 @@ afterAll(async () => {
   await Promise.all([A?.stop(), B?.stop(), broker?.stop()])
   if (dir) await rm(dir, { recursive: true, force: true })
 })
+
+/** The broker over STOMP+TLS with a client certificate: the only way messages can come. */
+function stompTls() {
+  return { url: broker.mtlsUrl!, caDir: pki.caDir, cert: pki.host.certPath, key: pki.host.keyPath }
+}
 
 function proxyFile(user: string): string {
   return path.join(dir, 'proxies', `${user}.pem`)
@@ -118,7 +126,7 @@ async function config(name: string, over: Record<string, unknown> = {}): Promise
         proxyPath: path.join(dir, 'proxies', '{user}.pem'),
         caDir: pki.caDir,
         timeout: '10s',
-        stomp: { url: broker.stompUrl },
+        stomp: stompTls(),
       },
       ...over,
     },
@@ -211,6 +219,12 @@ describe('ASO through the FTS3 double to real XRootD sites', () => {
     expect(jobs.every((j) => j.files.length <= 100 && j.retry === -1 && j.verifyChecksum === 'b')).toBe(true)
     for (const u of USERS) expect(sim.delegations().filter((d) => d.dn === certs[u]!.dn)).toHaveLength(1)
 
+    // the agent heard FTS over STOMP+TLS (with its client certificate), the only way configured
+    expect((a.engines.get('fts3') as Fts3Engine).stompStatus()).toEqual({
+      broker: broker.mtlsUrl,
+      connected: true,
+      problem: null,
+    })
     // DONE soon after the transfer's end at FTS, with polling every 10 minutes: the messages did it
     const endAt = new Map<string, number>()
     for (const j of jobs) {
@@ -224,10 +238,11 @@ describe('ASO through the FTS3 double to real XRootD sites', () => {
     const p50 = quantile(delays, 0.5)
     const p95 = quantile(delays, 0.95)
     console.log(
-      `fts3 e2e: 200 files in ${seconds.toFixed(1)} s; message delay p50 ${p50} ms, p95 ${p95} ms, max ${Math.max(...delays)} ms`,
+      `fts3 e2e: 200 files in ${seconds.toFixed(1)} s; STOMP+TLS message delay p50 ${p50} ms, p95 ${p95} ms, max ${Math.max(...delays)} ms`,
     )
-    // the messages did it: polling (every 10 min) would take minutes. The 5 s target itself is the
-    // benchmark's (npm run bench -- fts3: fts3.stomp.delay), not a timed test's: two test files share 2 cores
+    // the messages did it: polling (every 10 min) would take minutes. Files DONE within 5 s of FTS ending
+    // them at the median; the tail is the machine's (two test files share 2 cores, measured up to 14 s under
+    // load), the 5 s target for all is the benchmark's (npm run bench -- fts3: fts3.stomp.delay)
     expect(p50).toBeLessThanOrEqual(5000)
     expect(Math.max(...delays)).toBeLessThan(60_000)
 
