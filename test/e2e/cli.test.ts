@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process'
-import { writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { parse as parseYaml } from 'yaml'
 import { type FileLab, makeFileLab } from '../support/file-sites.js'
 
 const CLI = path.resolve('dist/cli/main.js')
@@ -153,5 +154,18 @@ describe('aso CLI', () => {
     expect(s.byClass).toEqual({ 'permanent-source': 5, 'permanent-destination': 2 })
     expect(s.surprises).toEqual([])
     expect(s.seconds).toBeGreaterThan(0)
+  }, 60_000)
+
+  it('leaves, with --dir, a configuration with an operator and says how to see it in the dashboard', async () => {
+    const dir = path.join(lab.dir, 'demo-kept')
+    const r = await aso(['demo', '--dir', dir, '--files', '100'])
+    expect(r.code, r.stderr).toBe(0)
+    const config = path.join(dir, 'aso.yaml')
+    expect(r.stdout).toContain(`aso serve --config ${config} --insecure-dev`)
+    expect(r.stdout).toMatch(/as alice \(a user\) or ops \(the operator\)/)
+    const users = (parseYaml(await readFile(config, 'utf8')) as { users: Record<string, { role?: string }> })
+      .users
+    expect(users.ops?.role).toBe('operator')
+    expect(Object.keys(users).sort()).toEqual(['alice', 'bob', 'carol', 'ops'])
   }, 60_000)
 })

@@ -106,8 +106,13 @@ export async function demoCommand(opts: DemoOptions): Promise<void> {
     if (summary.surprises.length) throw new CliExit(EXIT.someFailed)
   } finally {
     await plan.undo()
-    if (opts.keep || opts.dir) say(`kept: ${database.description}`)
-    else await database.drop()
+    if (opts.keep || opts.dir) {
+      say(`kept: ${database.description}`)
+      say(
+        `\nsee it in the dashboard: aso serve --config ${plan.configPath} --insecure-dev, then open ` +
+          'http://127.0.0.1:8443/ as alice (a user) or ops (the operator)',
+      )
+    } else await database.drop()
     if (!opts.dir && !opts.keep) await rm(dir, { recursive: true, force: true })
   }
 }

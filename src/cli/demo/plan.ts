@@ -92,6 +92,8 @@ export async function planDemo(dir: string, files: number, database?: string): P
       alice: { groups: ['cms', 'higgs'], weight: 1 },
       bob: { groups: ['cms'], weight: 1 },
       carol: { groups: ['cms', 'top'], weight: 1 },
+      // the operator's view of the same run: links, users' weights, the audit (aso serve … --insecure-dev)
+      ops: { groups: ['cms'], role: 'operator' },
     },
     retry: { maxAttempts: 3, backoff: { initial: '300ms', factor: 2, max: '2s', jitter: 0.1 } },
     cleanup: { deleteSourceOnDone: true, tempRetention: '14d' },
