@@ -29,12 +29,12 @@ export interface StompConnection {
 }
 
 export function stompClient(target: StompTarget, opts: StompClientOptions = {}): StompConnection {
-  const { onConnect, onProblem, ...config } = opts
+  const { onConnect, onProblem, onStompError, ...config } = opts
   let creds: StompCredentials | Error = new Error('not prepared')
   let problem: string | null = null
   let reported: { text: string; at: number } | null = null
-  const report = (err: Error): void => {
-    const text = explainStompError(err, target)
+  const report = (err: Error | string): void => {
+    const text = typeof err === 'string' ? err : explainStompError(err, target)
     problem = text
     const now = Date.now()
     if (reported?.text === text && now - reported.at < REPEAT_MS) return
@@ -54,6 +54,12 @@ export function stompClient(target: StompTarget, opts: StompClientOptions = {}):
       }
     },
     webSocketFactory: () => openStompSocket(target, creds, report),
+    // a refused login comes back at every attempt: reported like a socket problem, not once a second
+    onStompError(frame) {
+      const where = `${target.endpoint.tls ? 'STOMP over TLS' : 'STOMP'} to ${target.endpoint.display}`
+      report(`${where}: the broker answered ERROR: ${frame.headers.message ?? frame.body}`)
+      onStompError?.(frame)
+    },
     onConnect(frame) {
       problem = null
       reported = null

@@ -17,7 +17,7 @@ import type { FileOutcome } from '../../src/domain/outcome.js'
 import { CompletionReceiver } from '../../src/engines/fts3/stomp-receiver.js'
 import { type StompSettings, stompTarget } from '../../src/stomp/index.js'
 import { makeTestPki, openssl, type TestPki, type UserCert } from '../support/pki.js'
-import { requireActivemq, type StompBroker, startStompBroker } from '../support/stomp-broker.js'
+import { BROKER_LOGIN, requireActivemq, type StompBroker, startStompBroker } from '../support/stomp-broker.js'
 
 const TOPIC = 'transfer.fts_monitoring_complete'
 const INSTANCE = 'tls-test'
@@ -279,6 +279,30 @@ describe('STOMP over TLS, the receiver and the double', () => {
     expect(problems).toEqual([])
     expect(without.outcomes).toEqual([])
     expect(stranger.outcomes).toEqual([])
+  })
+})
+
+describe('the broker login over TLS', () => {
+  it("username and passwordFile log in; a wrong password is reported once with the broker's words, not once a second", async () => {
+    const good = path.join(dir, 'good-pass')
+    const bad = path.join(dir, 'bad-pass')
+    await writeFile(good, `${BROKER_LOGIN.password}\n`)
+    await writeFile(bad, 'not-the-password\n')
+    const login = { url: broker.sslUrl!, caDir: pki.caDir, username: BROKER_LOGIN.username }
+    const ok = listen({ ...login, passwordFile: good })
+    const { pub, problems } = publisher({ ...login, passwordFile: good })
+    await until(() => ok.receiver.connected, 'logged in')
+    await publishUntilHeard(pub, ok.outcomes)
+    expect(problems).toEqual([])
+
+    const refused = listen({ ...login, passwordFile: bad })
+    await until(() => refused.logs.length > 0, 'the refusal reported')
+    expect(refused.logs[0]).toMatch(
+      /^warn: STOMP over TLS to stomp\+ssl:\/\/127\.0\.0\.1:\d+: the broker answered ERROR: .*(password|credentials|not authenticated).*; retrying/i,
+    )
+    await new Promise((r) => setTimeout(r, 2500))
+    expect(refused.receiver.connected).toBe(false)
+    expect(refused.logs).toHaveLength(1)
   })
 })
 

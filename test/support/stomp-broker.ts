@@ -4,7 +4,7 @@
  * (RabbitMQ took 5.5 s there and leaves an epmd daemon behind), and it is what FTS's own brokers run.
  * With `tls`, also STOMP over TLS from the test PKI: a connector with the host certificate (keystore and
  * truststore made with openssl and keytool, PKCS12), and one more that requires a client certificate issued
- * by the test CA. Also a subscriber that collects what a topic receives (plain or over TLS).
+ * by the test CA, and a login (BROKER_LOGIN) next to anonymous access. Also a subscriber that collects what a topic receives (plain or over TLS).
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { accessSync, constants } from 'node:fs'
@@ -74,7 +74,21 @@ interface SslPorts {
 
 const STORE_PASSWORD = 'aso-test'
 
+/** The one login a broker started with `tls` knows (it lets anonymous clients in too). */
+export const BROKER_LOGIN = { username: 'aso', password: 'broker-secret' }
+
 function brokerXml(dataDir: string, port: number, ssl?: SslPorts): string {
+  // with TLS, also a login to check (anonymous clients are still let in)
+  const plugins = ssl
+    ? `
+    <plugins>
+      <simpleAuthenticationPlugin anonymousAccessAllowed="true">
+        <users>
+          <authenticationUser username="${BROKER_LOGIN.username}" password="${BROKER_LOGIN.password}" groups="users"/>
+        </users>
+      </simpleAuthenticationPlugin>
+    </plugins>`
+    : ''
   const sslContext = ssl
     ? `
     <sslContext>
@@ -91,7 +105,7 @@ function brokerXml(dataDir: string, port: number, ssl?: SslPorts): string {
   xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
   xsi:schemaLocation="http://www.springframework.org/schema/beans http://www.springframework.org/schema/beans/spring-beans-2.0.xsd http://activemq.apache.org/schema/core http://activemq.apache.org/schema/core/activemq-core.xsd">
   <broker xmlns="http://activemq.apache.org/schema/core" brokerName="aso-test" useJmx="false" persistent="false"
-          advisorySupport="false" schedulerSupport="false" dataDirectory="${dataDir}">${sslContext}
+          advisorySupport="false" schedulerSupport="false" dataDirectory="${dataDir}">${plugins}${sslContext}
     <transportConnectors>
       <transportConnector name="stomp" uri="stomp://127.0.0.1:${port}"/>${sslConnectors}
     </transportConnectors>

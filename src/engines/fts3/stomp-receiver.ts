@@ -125,9 +125,7 @@ export class CompletionReceiver {
         if (this.connectedOnce) this.opts.log?.('warn', `lost the STOMP broker ${broker}; reconnecting`)
         this.connectedOnce = false
       },
-      onStompError: (frame) =>
-        this.opts.log?.('warn', `STOMP error from ${broker}: ${frame.headers.message ?? ''}`),
-      // TLS refused, broker down, unreadable files: polling covers the messages missed meanwhile
+      // TLS refused, broker down, login refused, unreadable files: polling covers the messages missed meanwhile
       onProblem: (problem) => this.opts.log?.('warn', `${problem}; retrying, polling covers the meantime`),
     })
   }
