@@ -1,8 +1,8 @@
-import type { ListResponse } from '../../contract/schemas.js'
 import type { TransferState } from '../../domain/states.js'
 import { intOption, sinceOption } from '../args.js'
-import { type BackendOptions, type ListFilter, openBackend } from '../backend.js'
-import { type Column, table } from '../format.js'
+import type { BackendOptions, ListFilter } from '../backend.js'
+import type { Column } from '../format.js'
+import { fetchPages, printPage } from '../pages.js'
 
 export interface ListOptions extends BackendOptions {
   user?: string
@@ -43,37 +43,17 @@ function filterOf(opts: ListOptions): ListFilter {
 
 /** `aso list`: transfers with their ids, filtered as the API's list; one page, or every page with --all. */
 export async function listCommand(opts: ListOptions) {
-  const filter = filterOf(opts)
-  const backend = await openBackend(opts)
-  let page: ListResponse
-  try {
-    page = await backend.list(filter)
-    while (opts.all && page.next !== null) {
-      const more = await backend.list({ ...filter, cursor: page.next })
-      page = { items: [...page.items, ...more.items], next: more.next }
-    }
-  } finally {
-    await backend.close()
-  }
-  if (opts.json) {
-    process.stdout.write(`${JSON.stringify(page, null, 2)}\n`)
-    return
-  }
-  if (page.items.length === 0) {
-    process.stdout.write('no transfers match\n')
-    return
-  }
-  const rows = page.items.map((r) => [
-    r.id,
-    r.state,
-    r.task,
-    r.destinationLfn.slice(r.destinationLfn.lastIndexOf('/') + 1),
-    [r.failureClass, r.failureReason].filter(Boolean).join(': '),
-  ])
-  process.stdout.write(`${table(COLUMNS, rows)}\n`)
-  if (page.next !== null) {
-    process.stdout.write(
-      `${page.items.length} shown; more with --cursor ${page.next} (or --all for every page)\n`,
-    )
-  }
+  const page = await fetchPages(opts, filterOf(opts), (backend, filter) => backend.list(filter))
+  printPage(page, {
+    json: opts.json,
+    none: 'no transfers match',
+    columns: COLUMNS,
+    row: (r) => [
+      r.id,
+      r.state,
+      r.task,
+      r.destinationLfn.slice(r.destinationLfn.lastIndexOf('/') + 1),
+      [r.failureClass, r.failureReason].filter(Boolean).join(': '),
+    ],
+  })
 }

@@ -1,7 +1,7 @@
-import type { TaskListResponse } from '../../contract/dashboard.js'
 import { intOption } from '../args.js'
-import { type BackendOptions, openBackend, type TaskFilter } from '../backend.js'
-import { bytes, type Column, stateLine, table } from '../format.js'
+import type { BackendOptions, TaskFilter } from '../backend.js'
+import { bytes, type Column, stateLine } from '../format.js'
+import { fetchPages, printPage } from '../pages.js'
 
 export interface TasksOptions extends BackendOptions {
   user?: string
@@ -31,36 +31,17 @@ export async function tasksCommand(opts: TasksOptions) {
     ...(opts.cursor !== undefined ? { cursor: opts.cursor } : {}),
     limit: intOption(opts.limit ?? '50', '--limit', 1, 200),
   }
-  const backend = await openBackend(opts)
-  let page: TaskListResponse
-  try {
-    page = await backend.tasks(filter)
-    while (opts.all && page.next !== null) {
-      const more = await backend.tasks({ ...filter, cursor: page.next })
-      page = { items: [...page.items, ...more.items], next: more.next }
-    }
-  } finally {
-    await backend.close()
-  }
-  if (opts.json) {
-    process.stdout.write(`${JSON.stringify(page, null, 2)}\n`)
-    return
-  }
-  if (page.items.length === 0) {
-    process.stdout.write('no tasks match\n')
-    return
-  }
-  const rows = page.items.map((t) => [
-    t.task,
-    t.user,
-    t.total,
-    stateLine(t.states),
-    `${bytes(t.bytes.done)} of ${bytes(t.bytes.total)}`,
-  ])
-  process.stdout.write(`${table(COLUMNS, rows)}\n`)
-  if (page.next !== null) {
-    process.stdout.write(
-      `${page.items.length} shown; more with --cursor ${page.next} (or --all for every page)\n`,
-    )
-  }
+  const page = await fetchPages(opts, filter, (backend, f) => backend.tasks(f))
+  printPage(page, {
+    json: opts.json,
+    none: 'no tasks match',
+    columns: COLUMNS,
+    row: (t) => [
+      t.task,
+      t.user,
+      t.total,
+      stateLine(t.states),
+      `${bytes(t.bytes.done)} of ${bytes(t.bytes.total)}`,
+    ],
+  })
 }
