@@ -2,7 +2,7 @@
  * What the CLI commands act on: the local store (the default) or an ASO server through the API (`--server`).
  * Each command is written once against this interface.
  */
-import type { WaitProgress } from '../client/client.js'
+import type { ListParams, TaskListParams, WaitProgress } from '../client/client.js'
 import type { LinkSettingResponse, TaskListResponse, WeightResponse } from '../contract/dashboard.js'
 import type {
   ExplanationResponse,
@@ -17,30 +17,13 @@ import type {
   WhoamiResponse,
 } from '../contract/schemas.js'
 import { AsoError } from '../domain/errors.js'
-import type { TransferState } from '../domain/states.js'
 import type { GlobalOptions } from './app.js'
 
-/** Filters of `aso list`, as the API's; `updatedSince` in epoch milliseconds. */
-export interface ListFilter {
-  user?: string
-  task?: string
-  state?: TransferState
-  source?: string
-  destination?: string
-  class?: string
-  updatedSince?: number
-  cursor?: string
-  limit: number
-}
+/** Filters of `aso list`: the API's (GET /transfers), with `updatedSince` in epoch milliseconds and a limit. */
+export type ListFilter = Omit<ListParams, 'updatedSince' | 'limit'> & { updatedSince?: number; limit: number }
 
-export interface TaskFilter {
-  user?: string
-  /** part of the task name */
-  q?: string
-  status?: 'all' | 'active' | 'complete' | 'failed'
-  cursor?: string
-  limit: number
-}
+/** Filters of `aso tasks`: the API's (GET /tasks). */
+export type TaskFilter = Omit<TaskListParams, 'limit'> & { limit: number }
 
 /** Who the commands act as; `local`: the CLI holds the database itself. */
 export type Whoami = Omit<WhoamiResponse, 'method'> & { method: WhoamiResponse['method'] | 'local' }
