@@ -111,6 +111,10 @@ export class CouchIngest {
       throw e
     }
     if (this.stopping.signal.aborted) return 0
+    this.ctx.log.debug(
+      { since: feed.seq, changes: page.results.length, lastSeq: page.lastSeq, atHead: page.atHead },
+      'couch: feed read',
+    )
     const counts = await this.apply(page.results)
     await store.saveCouchChanges(
       this.link.name,

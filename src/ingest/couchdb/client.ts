@@ -174,7 +174,8 @@ export class CouchClient {
     })
     const what = `GET ${this.base}/_changes`
     const cut = new AbortController()
-    const timer = setTimeout(() => cut.abort(new Error('wait over')), o.waitMs + 2_000)
+    // the server's wait, then as long as any call may take: a loaded server may be slow to send a full batch
+    const timer = setTimeout(() => cut.abort(new Error('wait over')), o.waitMs + this.opts.timeoutMs)
     const signals = [cut.signal, ...(o.signal ? [o.signal] : [])]
     const results: Change[] = []
     let lastSeq: string | null = null

@@ -267,7 +267,8 @@ async function dueWriteBacks(trx: Trx, name: string, limit: number): Promise<Cou
     .selectAll()
     .where('pending', '>', 0)
     .where('feed', '=', name)
-    .orderBy('pending')
+    // the least recently looked at first: documents waiting for the feed do not hold up the others
+    .orderBy('updated_at')
     .orderBy('doc_id')
     .limit(limit)
     .execute()
@@ -294,7 +295,10 @@ async function recordWriteBacks(
     counts[k] = (counts[k] ?? 0) + 1
   }
   for (const r of results) {
-    if (r.outcome === 'waiting') continue
+    if (r.outcome === 'waiting') {
+      await trx.updateTable('couch_docs').set({ updated_at: now }).where('doc_id', '=', r.docId).execute()
+      continue
+    }
     const done = r.outcome === 'written' || r.outcome === 'unchanged' || r.outcome === 'gone'
     // forbidden: reported, not tried again until the transfer changes once more
     const clear = done || r.outcome === 'forbidden'
