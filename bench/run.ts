@@ -1,4 +1,5 @@
 import { benchCopy } from './copy.js'
+import { benchCouch } from './couch.js'
 import { benchDashboard } from './dashboard.js'
 import { benchFts3 } from './fts3.js'
 import { benchHostileBodies } from './hostile-bodies.js'
@@ -30,6 +31,8 @@ const BENCHES: Record<string, Bench> = {
   hostile: (o) => benchHostileBodies({ log: o.log }),
   // files/s published into a real Rucio through the publisher loop, against publishBlock called directly
   publication: (o) => benchPublication({ log: o.log }),
+  // documents/s the CouchDB bridge ingests from _changes, against a plain read of the same feed
+  couch: (o) => benchCouch({ log: o.log, docs: o.full ? 20_000 : 5_000 }),
 }
 
 async function main() {
