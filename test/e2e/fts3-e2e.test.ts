@@ -206,7 +206,18 @@ describe('ASO through the FTS3 double to real XRootD sites', () => {
     const ids = idsOf(await a.inject(good))
     const [missingId, deniedId, fullId] = idsOf(await a.inject([missing!, denied!, full!]))
     // a bound, not a pace: the suite runs two files at once on two cores
-    await waitStates(a, ids, (t) => t.state === 'DONE', 300_000, '200 files DONE')
+    await waitStates(a, ids, (t) => t.state === 'DONE', 300_000, '200 files DONE').catch(async (e: Error) => {
+      // slow copies (a loaded machine) or lost messages: what the double had finished tells them apart
+      const ours = new Map<string, number>()
+      for (const t of await records(a, ids)) ours.set(t.state, (ours.get(t.state) ?? 0) + 1)
+      const atFts = new Map<string, number>()
+      for (const j of sim.jobs().filter((j) => j.jobMetadata.instance === 'e2e'))
+        for (const f of j.files) atFts.set(f.fileState, (atFts.get(f.fileState) ?? 0) + 1)
+      const fts3 = (a.engines.get('fts3') as Fts3Engine).stompStatus()
+      throw new Error(
+        `${e.message}: ASO ${JSON.stringify(Object.fromEntries(ours))}, FTS ${JSON.stringify(Object.fromEntries(atFts))}, messages ${JSON.stringify(fts3)}`,
+      )
+    })
     const seconds = (Date.now() - started) / 1000
 
     // bytes at the destination, with the adler32 the job reported
