@@ -252,8 +252,9 @@ describe('ASO through the FTS3 double to real XRootD sites', () => {
       `fts3 e2e: 200 files in ${seconds.toFixed(1)} s; STOMP+TLS message delay p50 ${p50} ms, p95 ${p95} ms, max ${Math.max(...delays)} ms`,
     )
     // the messages did it: polling (every 10 min) would take minutes. Files DONE within 5 s of FTS ending
-    // them at the median; the tail is the machine's (two test files share 2 cores, measured up to 14 s under
-    // load), the 5 s target for all is the benchmark's (npm run bench -- fts3: fts3.stomp.delay)
+    // them at the median; the tail is the machine's, not TLS's (a burst of 200 messages crosses the broker in
+    // under a second either way; at a load of 10 on 2 cores p50 2.0 s, p95 2.5 s; at 19, p50 5.8 s, p95 26 s),
+    // the 5 s target for all is the benchmark's (npm run bench -- fts3: fts3.stomp.delay)
     expect(p50).toBeLessThanOrEqual(5000)
     expect(Math.max(...delays)).toBeLessThan(60_000)
 
