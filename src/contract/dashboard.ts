@@ -211,6 +211,23 @@ export const problemsResponseSchema = z
       .describe(
         'files whose publication FAILED (aso publish --retry gives them a new round) and blocks the catalog refused: FAILED, or still retried after catalog-transient failures',
       ),
+    couch: z
+      .object({
+        database: z.string(),
+        lagSeconds: z
+          .number()
+          .nullable()
+          .describe('since the feed was last read to its head; null: never read'),
+        lagging: z.boolean().describe('the lag is over ingest.couchdb.lagWarning'),
+        pending: z.number().describe('documents whose write-back is due'),
+        conflicts: z.number(),
+        forbidden: z.number(),
+        refused: z.number(),
+        lastError: z.string().nullable(),
+      })
+      .nullable()
+      .optional()
+      .describe('the CouchDB bridge (aso.yaml ingest.couchdb), for operators; absent without one'),
     proxies: z.object({
       checked: z.boolean().describe('false: no engine acts with users’ own proxies (no fts3 configured)'),
       expiring: z.array(

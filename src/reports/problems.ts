@@ -141,7 +141,8 @@ export async function problemsReport(
   o: ProblemsOptions,
 ): Promise<ProblemsResponse> {
   const before = o.now - o.stuckAfterMs
-  const [queues, counts, settings, holds, jobs, retries, siteJumps, publication] = await Promise.all([
+  const couchCfg = config.ingest?.couchdb
+  const [queues, counts, settings, holds, jobs, retries, siteJumps, publication, couch] = await Promise.all([
     store.queueAges(o.user),
     store.counts(),
     store.linkSettings(),
@@ -150,6 +151,7 @@ export async function problemsReport(
     store.overdueRetries(before, LIST_LIMIT, o.user),
     jumpedSites(store, o.now),
     store.publicationProblems(o.user !== undefined ? { user: o.user } : {}, LIST_LIMIT),
+    couchCfg && o.user === undefined ? couchProblems(store, couchCfg, o.now) : null,
   ])
   const inFlight = new Map<string, number>()
   const liveUsers = new Set<string>()
@@ -170,6 +172,7 @@ export async function problemsReport(
   return {
     scope: { user: o.user ?? null },
     asOf: o.now,
+    ...(couch ? { couch } : {}),
     stuckAfterMs: o.stuckAfterMs,
     queues: await Promise.all(
       stuck.map(async (q) => {
@@ -228,5 +231,27 @@ export async function problemsReport(
       })),
       blocks: publication.blocks,
     },
+  }
+}
+
+/** The CouchDB bridge's lag and write-back trouble (docs/couchdb-bridge.md), as `aso couch status` shows them. */
+async function couchProblems(
+  store: Store,
+  cfg: NonNullable<AsoConfig['ingest']['couchdb']>,
+  now: number,
+): Promise<NonNullable<ProblemsResponse['couch']>> {
+  const database = `${cfg.url}/${encodeURIComponent(cfg.database)}`
+  const s = await store.couchStatus(database)
+  const f = s.feed
+  const lagSeconds = f ? Math.max(0, (now - (f.caughtUpAt ?? f.updatedAt)) / 1000) : null
+  return {
+    database,
+    lagSeconds,
+    lagging: lagSeconds === null || lagSeconds * 1000 > cfg.lagWarning,
+    pending: s.pending,
+    conflicts: f?.conflicts ?? 0,
+    forbidden: f?.forbidden ?? 0,
+    refused: s.refused,
+    lastError: f?.lastError ?? s.errors[0]?.error ?? null,
   }
 }

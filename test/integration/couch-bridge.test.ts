@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { problemsReport } from '../../src/reports/problems.js'
 import { startTestAgent, type TestAgent } from '../support/agent.js'
 import { type CouchServer, startCouch } from '../support/couchdb.js'
 import { type FileLab, makeFileLab, testBytes } from '../support/file-sites.js'
@@ -163,6 +164,14 @@ describe('the CouchDB bridge (pouchdb-server peer, file:// sites)', () => {
       10_000,
       'no write-back pending',
     )
+    // the dashboard's Problems: the feed is at its head, nothing refused but mallory
+    const problems = await problemsReport(agent.store, agent.sites, agent.config, {
+      user: undefined,
+      now: Date.now(),
+      stuckAfterMs: 1_800_000,
+      proxyWithinMs: 0,
+    })
+    expect(problems.couch).toMatchObject({ lagging: false, pending: 0, refused: 1, forbidden: 0 })
     // the operator's view: aso couch status
     const out = await runCli(['couch', 'status', '--json', '--config', lab.configPath])
     expect(out.code).toBe(0)

@@ -39,6 +39,19 @@ export function Problems() {
           </select>
         </label>
       </div>
+      {d.couch ? (
+        <Section title="CouchDB feed" n={d.couch.lagging || d.couch.lastError ? 1 : 0}>
+          <p>
+            {d.couch.database}:{' '}
+            {d.couch.lagSeconds === null
+              ? 'never read yet'
+              : `at its head ${duration(d.couch.lagSeconds * 1000)} ago${d.couch.lagging ? ': the bridge lags behind the feed' : ''}`}
+            ; {count(d.couch.pending)} write-backs pending, {count(d.couch.conflicts)} conflicts merged,{' '}
+            {count(d.couch.forbidden)} forbidden, {count(d.couch.refused)} documents refused.
+          </p>
+          {d.couch.lastError ? <p className="error">{d.couch.lastError}</p> : null}
+        </Section>
+      ) : null}
       <Section title="Queues waiting longer than the threshold" n={d.queues.length}>
         {d.queues.length === 0 ? (
           <Empty>No file has waited that long.</Empty>
