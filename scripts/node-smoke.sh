@@ -6,7 +6,7 @@
 #                          better-sqlite3's native build is compiled against
 #     tree-MAJOR/          a copy of this repository's HEAD (git archive; without git: a copy without node_modules
 #                          and dist), with its own node_modules from `npm ci` under that Node
-#     lock-MAJOR           the package-lock.json hash tree-MAJOR/node_modules was installed from
+#     lock-MAJOR           a hash of the package-lock.json that tree-MAJOR/node_modules was installed from
 #     status-MAJOR         one line: "ready vX.Y.Z", "unavailable: why" (no registry) or "failed: why"
 #     prepare-MAJOR.log    what the preparation printed
 #
@@ -83,7 +83,15 @@ prepare_one() {
   # the copy: sources anew each time; node_modules kept (same major, same native ABI), brought in line with the
   # lock file by an incremental npm install when that changed (a full npm ci when there is none, or that fails)
   local lock stamp="$CACHE/lock-$major" env have_modules=0
-  lock="$(sha256sum "$ROOT/package-lock.json" | cut -c1-16)"
+  # what node_modules is made of: the lock file less the root package's own fields (version, engines, bin...)
+  lock="$(node -e '
+    const l = JSON.parse(require("node:fs").readFileSync(process.argv[1], "utf8"))
+    const r = l.packages?.[""] ?? {}
+    const keep = ["dependencies", "devDependencies", "optionalDependencies", "peerDependencies", "workspaces"]
+    l.packages[""] = Object.fromEntries(keep.map((k) => [k, r[k]]))
+    delete l.version
+    console.log(require("node:crypto").createHash("sha256").update(JSON.stringify(l)).digest("hex").slice(0, 16))
+  ' "$ROOT/package-lock.json")"
   rm -rf "$tree.new"
   copy_sources "$tree.new"
   if [[ -d "$tree/node_modules" ]]; then
