@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { CouchClient } from '../../src/ingest/couchdb/client.js'
 import { problemsReport } from '../../src/reports/problems.js'
 import { startTestAgent, type TestAgent } from '../support/agent.js'
 import { type CouchServer, startCouch } from '../support/couchdb.js'
@@ -257,5 +258,31 @@ describe('the CouchDB bridge (pouchdb-server peer, file:// sites)', () => {
       10_000,
       'deleted',
     )
+  })
+
+  it('reads the feed continuous as well as longpoll, cut at a full batch, the seq given back as the server sent it', async () => {
+    const db = 'feedcheck'
+    await couch.createDb(db)
+    await couch.call('POST', `/${db}/_bulk_docs`, {
+      docs: Array.from({ length: 5 }, (_, i) => ({ _id: `d${i}`, state: 'new' })),
+    })
+    // pouchdb-server ignores `timeout`: a read at the head is cut by the client after the wait and timeoutMs
+    const client = new CouchClient({ url: couch.url, database: db, timeoutMs: 1_000 })
+    try {
+      for (const feed of ['continuous', 'longpoll'] as const) {
+        const seen: string[] = []
+        let since = '0'
+        for (;;) {
+          const page = await client.changes({ since, limit: 2, feed, waitMs: 500, heartbeatMs: 200 })
+          seen.push(...page.results.map((c) => c.id))
+          expect(typeof page.lastSeq).toBe('string')
+          since = page.lastSeq
+          if (page.atHead) break
+        }
+        expect(seen, feed).toEqual(['d0', 'd1', 'd2', 'd3', 'd4'])
+      }
+    } finally {
+      await client.close()
+    }
   })
 })

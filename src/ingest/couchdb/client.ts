@@ -214,8 +214,11 @@ export class CouchClient {
       } else {
         // continuous: a JSON object a line, blank lines for heartbeats, a last line {"last_seq": …}
         let buffered = ''
+        // changes came and then none for the server's wait: the head (some servers ignore `timeout` here)
+        let idle: NodeJS.Timeout | undefined
         try {
           for await (const chunk of res.body) {
+            const before = results.length
             buffered += chunk.toString('utf8')
             let nl = buffered.indexOf('\n')
             while (nl >= 0) {
@@ -236,9 +239,15 @@ export class CouchClient {
               cut.abort(new Error('batch full'))
               break
             }
+            if (results.length > before) {
+              clearTimeout(idle)
+              idle = setTimeout(() => cut.abort(new Error('idle')), o.waitMs)
+            }
           }
         } catch (e) {
           if (!(cut.signal.aborted && !o.signal?.aborted)) throw unreachable(e, what, this.opts.timeoutMs)
+        } finally {
+          clearTimeout(idle)
         }
         lastSeq ??= results.at(-1)?.seq ?? o.since
       }
