@@ -274,6 +274,7 @@ export class Agent {
     }
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer)
     for (const engine of this.opts.engines.values()) await engine.shutdown?.(0)
+    await this.couch?.close()
     this.opts.onFenced?.()
   }
 

@@ -103,7 +103,7 @@ describe('the CouchDB bridge (pouchdb-server peer, file:// sites)', () => {
     lab = await makeFileLab({
       sites: ['SITE_A', 'SITE_B', 'SITE_C'],
       config: {
-        users: { alice: { groups: ['cms'] }, bob: {} },
+        users: { alice: { groups: ['cms'] }, bob: {}, carol: {} },
         ingest: {
           couchdb: {
             url: couch.url,
@@ -284,5 +284,30 @@ describe('the CouchDB bridge (pouchdb-server peer, file:// sites)', () => {
     } finally {
       await client.close()
     }
+  })
+
+  it("reports a write-back the database's validate_doc_update forbids, and leaves the document as it is", async () => {
+    // as the original's validate_doc_update refuses writers it does not know (here: any change to carol's state)
+    const ddoc = {
+      _id: '_design/guard',
+      validate_doc_update:
+        "function (newDoc, oldDoc) { if (oldDoc && newDoc.user === 'carol' && newDoc.state !== oldDoc.state) throw({ forbidden: 'only carol may change her documents' }) }",
+    }
+    expect((await couch.call('PUT', `/${DB}/_design/guard`, ddoc)).status).toBe(201)
+    const d = await postJobDoc(lab, { user: 'carol', name: 'guarded_1.root' })
+    await put(d)
+    const name = `${couch.url}/${DB}`
+    await agent.waitFor(
+      async () =>
+        (await agent.store.couchStatus(name)).errors.some(
+          (e) => e.docId === d._id && /forbidden/.test(e.error),
+        ),
+      20_000,
+      'the forbidden write-back reported',
+    )
+    expect((await agent.store.couchStatus(name)).feed?.forbidden).toBeGreaterThan(0)
+    expect((await get(d._id)).state).toBe('new')
+    const rev = (await couch.call<{ _rev: string }>('GET', `/${DB}/_design/guard`)).body._rev
+    await couch.call('DELETE', `/${DB}/_design/guard?rev=${rev}`)
   })
 })
