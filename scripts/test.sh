@@ -11,8 +11,12 @@ scripts/install-peers.sh
 [[ -d node_modules ]] || npm ci
 npm run build
 # Node.js 22 and 24 beside the machine's: node@MAJOR from the registry, a copy of the tree, npm ci and build under
-# each (cached in $ASO_NODE_SMOKE_CACHE); test/e2e/node-versions.test.ts runs their smoke inside the namespace
+# each (cached in $ASO_NODE_SMOKE_CACHE). It needs the network, so it starts here, and runs while the suite does
+# (minutes of npm ci and native compiles on a fresh machine); test/e2e/node-versions.test.ts waits until a
+# version's status is no longer "preparing", then runs its smoke inside the namespace
 export ASO_NODE_SMOKE_CACHE="${ASO_NODE_SMOKE_CACHE:-${TMPDIR:-/tmp}/aso-node-smoke}"
-scripts/node-smoke.sh prepare 22 24
+mkdir -p "$ASO_NODE_SMOKE_CACHE"
+for major in 22 24; do echo "preparing" >"$ASO_NODE_SMOKE_CACHE/status-$major"; done
+scripts/node-smoke.sh prepare 22 24 >"$ASO_NODE_SMOKE_CACHE/prepare.log" 2>&1 &
 
 exec scripts/in-netns.sh bash -c 'npm run lint && npm run typecheck && npx vitest run "$@"' vitest "$@"
