@@ -49,6 +49,8 @@ const WAVES = 10
 const RETRIED = FILES / 20
 const REPOSTED = FILES / 20
 const ANNOTATED = FILES / 10
+/** the documents another client annotates (the post-job step's job retries, which rewrite theirs whole, spare them) */
+const annotated = (i: number) => i >= FILES / 5 && i < FILES / 5 + ANNOTATED
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
@@ -206,7 +208,7 @@ describe('the CouchDB bridge on XRootD sites, SIGKILLed and with CouchDB restart
       let doneFirst: number[] = []
       await waitUntil('outputs done in CouchDB', async () => {
         const done = new Set((await allDocs()).filter((d) => d.state === 'done').map((d) => d._id))
-        doneFirst = docs.flatMap((d, i) => (done.has(d._id) ? [i] : [])).slice(0, RETRIED)
+        doneFirst = docs.flatMap((d, i) => (done.has(d._id) && !annotated(i) ? [i] : [])).slice(0, RETRIED)
         return doneFirst.length === RETRIED
       })
       const retriedAt = new Map(
