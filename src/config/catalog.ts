@@ -1,32 +1,10 @@
 /** The `catalog:` section of aso.yaml: where delivered outputs are published (docs/publication.md). */
 import { z } from 'zod'
 import { TEMPLATE_PLACEHOLDERS, unknownPlaceholders } from '../domain/publication.js'
-import { duration } from './fields.js'
-
-const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost'])
+import { duration, serviceUrl } from './fields.js'
 
 /** https://, or http:// to this machine only (a test server): credentials never cross a network in clear. */
-const catalogUrl = z
-  .string()
-  .superRefine((v, ctx) => {
-    let url: URL
-    try {
-      url = new URL(v)
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'must be a URL such as https://rucio.example.org' })
-      return
-    }
-    if (url.protocol === 'https:') return
-    if (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname)) return
-    ctx.addIssue({
-      code: 'custom',
-      message:
-        url.protocol === 'http:'
-          ? `http:// is allowed only for a server on this machine (127.0.0.1, [::1], localhost), not ${url.hostname}: use https://`
-          : 'must be an https:// URL',
-    })
-  })
-  .transform((v) => v.replace(/\/+$/, ''))
+const catalogUrl = serviceUrl({ example: 'https://rucio.example.org', schemes: 'https://' })
 
 /** A template with `{placeholder}`s: only the known ones, and `required` ones present. */
 const template = (fallback: string, allowed: readonly string[], required: readonly string[] = []) =>

@@ -14,3 +14,37 @@ export const duration = (fallback: string) =>
         return z.NEVER
       }
     })
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost'])
+
+/**
+ * A service's base URL: https://, or http:// to this machine only (a test server), so that credentials never
+ * cross a network in clear; a trailing slash dropped. `noUserInfo`: the message when the URL carries a user or
+ * password (refused when given); `schemes`: what a wrong scheme is told.
+ */
+export const serviceUrl = (opts: { example: string; schemes: string; noUserInfo?: string }) =>
+  z
+    .string()
+    .superRefine((v, ctx) => {
+      let url: URL
+      try {
+        url = new URL(v)
+      } catch {
+        ctx.addIssue({ code: 'custom', message: `must be a URL such as ${opts.example}` })
+        return
+      }
+      if (opts.noUserInfo !== undefined && (url.username || url.password)) {
+        ctx.addIssue({ code: 'custom', message: opts.noUserInfo })
+        return
+      }
+      if (url.protocol === 'https:') return
+      if (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname)) return
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          url.protocol === 'http:'
+            ? `http:// is allowed only for a server on this machine (127.0.0.1, [::1], localhost), not ${url.hostname}: use https://`
+            : `must be an ${opts.schemes} URL`,
+      })
+    })
+    .transform((v) => v.replace(/\/+$/, ''))

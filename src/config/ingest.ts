@@ -1,39 +1,14 @@
 /** The `ingest:` section of aso.yaml: queues ASO reads transfer requests from besides its API (docs/couchdb-bridge.md). */
 import { z } from 'zod'
 import { DATASET_NAME } from '../domain/publication.js'
-import { duration } from './fields.js'
-
-const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost'])
+import { duration, serviceUrl } from './fields.js'
 
 /** https://, or http:// to this machine only: credentials never cross a network in clear. */
-const couchUrl = z
-  .string()
-  .superRefine((v, ctx) => {
-    let url: URL
-    try {
-      url = new URL(v)
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'must be a URL such as https://couch.example.org:6984' })
-      return
-    }
-    if (url.username || url.password) {
-      ctx.addIssue({
-        code: 'custom',
-        message: 'must not carry a user or password: put them in credentialsFile (user:password)',
-      })
-      return
-    }
-    if (url.protocol === 'https:') return
-    if (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname)) return
-    ctx.addIssue({
-      code: 'custom',
-      message:
-        url.protocol === 'http:'
-          ? `http:// is allowed only for a server on this machine (127.0.0.1, [::1], localhost), not ${url.hostname}: use https://`
-          : 'must be an http(s):// URL',
-    })
-  })
-  .transform((v) => v.replace(/\/+$/, ''))
+const couchUrl = serviceUrl({
+  example: 'https://couch.example.org:6984',
+  schemes: 'http(s)://',
+  noUserInfo: 'must not carry a user or password: put them in credentialsFile (user:password)',
+})
 
 const couchdb = z.strictObject({
   /** the CouchDB server, e.g. http://127.0.0.1:5984 */
