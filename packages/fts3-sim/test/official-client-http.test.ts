@@ -3,21 +3,15 @@
  * API end to end, with real copies between paths of a real XRootD site (docs/fts3-rest.md §1, §2).
  * Run inside a network namespace (scripts/test.sh).
  */
-import { randomBytes } from 'node:crypto'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startInsecureSim } from '../../../test/support/fts3.js'
-import {
-  putFile,
-  requireXrootd,
-  sitePath,
-  startXrootdSite,
-  type XrootdSite,
-} from '../../../test/support/xrootd.js'
+import { requireXrootd, startXrootdSite, type XrootdSite } from '../../../test/support/xrootd.js'
 import type { Fts3Sim } from '../src/server.js'
 import { easy, ftsClientMissing } from './support/fts-client.js'
+import { storedFile } from './support/stored-file.js'
 
 const missing = ftsClientMissing()
 if (missing) console.warn(`the official FTS client over plain HTTP: skipped: ${missing}`)
@@ -30,22 +24,9 @@ let site: XrootdSite
 let sim: Fts3Sim
 /** runs nothing: jobs stay queued */
 let queue: Fts3Sim
-let serial = 0
 
 /** A file on the site and a free destination path beside it. */
-async function stored(bytes = 32 * 1024) {
-  serial++
-  const data = randomBytes(bytes)
-  const lfn = `/store/temp/user/alice/http_${serial}.root`
-  await putFile(site, lfn, data)
-  const out = `/store/user/alice/http_${serial}.root`
-  return {
-    data,
-    source: `${site.url}/${lfn}`,
-    destination: `${site.url}/${out}`,
-    destinationPath: sitePath(site, out),
-  }
-}
+const stored = (bytes = 32 * 1024) => storedFile(site, 'http', bytes)
 
 describe.skipIf(missing)(
   `the official FTS client over plain HTTP${missing ? ` (skipped: ${missing})` : ''}`,

@@ -3,21 +3,15 @@
  * proxy (whoami, delegation signed by M2Crypto, a real copy on an XRootD site) and the host certificate as
  * root (bans, cancel_all, /status/hosts) (docs/fts3-rest.md §1, §4). Run inside a network namespace.
  */
-import { randomBytes } from 'node:crypto'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startTlsSim, type TlsSim, waitForJob } from '../../../test/support/fts3.js'
 import { makeTestPki, type ProxyCert, type TestPki, type UserCert } from '../../../test/support/pki.js'
-import {
-  putFile,
-  requireXrootd,
-  sitePath,
-  startXrootdSite,
-  type XrootdSite,
-} from '../../../test/support/xrootd.js'
+import { requireXrootd, startXrootdSite, type XrootdSite } from '../../../test/support/xrootd.js'
 import { type ClientAuth, easy, ftsClientMissing } from './support/fts-client.js'
+import { storedFile } from './support/stored-file.js'
 
 const missing = ftsClientMissing()
 if (missing) console.warn(`the official FTS client over HTTPS: skipped: ${missing}`)
@@ -30,7 +24,6 @@ let aliceProxy: ProxyCert
 let bob: UserCert
 let site: XrootdSite
 let tls: TlsSim
-let serial = 0
 
 const py = (s: string): string => JSON.stringify(s)
 const asAlice = (): ClientAuth => ({ cert: aliceProxy.path, key: aliceProxy.path, caDir: pki.caDir })
@@ -39,19 +32,7 @@ const asRoot = (): ClientAuth => ({ cert: pki.host.certPath, key: pki.host.keyPa
 const context = (cert: string, key: string): string =>
   `easy.Context(sys.argv[1], ucert=${py(cert)}, ukey=${py(key)}, capath=${py(pki.caDir)})`
 
-async function stored() {
-  serial++
-  const data = randomBytes(16 * 1024)
-  const lfn = `/store/temp/user/alice/https_${serial}.root`
-  await putFile(site, lfn, data)
-  const out = `/store/user/alice/https_${serial}.root`
-  return {
-    data,
-    source: `${site.url}/${lfn}`,
-    destination: `${site.url}/${out}`,
-    destinationPath: sitePath(site, out),
-  }
-}
+const stored = () => storedFile(site, 'https', 16 * 1024)
 
 describe.skipIf(missing)(
   `the official FTS client over HTTPS${missing ? ` (skipped: ${missing})` : ''}`,

@@ -4,22 +4,16 @@
  * commands). The scripts import `fts3.cli`: where the client checkout has no `src/fts3/cli`, they cannot
  * start, and this file is skipped with that reason. Run inside a network namespace.
  */
-import { randomBytes } from 'node:crypto'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startInsecureSim, startTlsSim, type TlsSim, waitForJob } from '../../../test/support/fts3.js'
 import { makeTestPki, type ProxyCert, type TestPki } from '../../../test/support/pki.js'
-import {
-  putFile,
-  requireXrootd,
-  sitePath,
-  startXrootdSite,
-  type XrootdSite,
-} from '../../../test/support/xrootd.js'
+import { requireXrootd, startXrootdSite, type XrootdSite } from '../../../test/support/xrootd.js'
 import type { Fts3Sim } from '../src/server.js'
 import { ftsScriptsMissing, script } from './support/fts-client.js'
+import { storedFile } from './support/stored-file.js'
 
 const missing = ftsScriptsMissing()
 if (missing) console.warn(`the official fts-rest-* scripts: skipped: ${missing}`)
@@ -32,21 +26,8 @@ let proxy: ProxyCert
 let site: XrootdSite
 let plain: Fts3Sim
 let tls: TlsSim
-let serial = 0
 
-async function stored() {
-  serial++
-  const data = randomBytes(8 * 1024)
-  const lfn = `/store/temp/user/alice/script_${serial}.root`
-  await putFile(site, lfn, data)
-  const out = `/store/user/alice/script_${serial}.root`
-  return {
-    data,
-    source: `${site.url}/${lfn}`,
-    destination: `${site.url}/${out}`,
-    destinationPath: sitePath(site, out),
-  }
-}
+const stored = () => storedFile(site, 'script', 8 * 1024)
 
 describe.skipIf(missing)(`the official fts-rest-* scripts${missing ? ` (skipped: ${missing})` : ''}`, () => {
   beforeAll(async () => {
