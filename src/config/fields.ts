@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { parseDuration } from '../domain/duration.js'
+import { parseSize } from '../domain/size.js'
 
 /** A duration field: `30s`, `5m`, `2h`, `14d`, or a number of seconds; parsed to milliseconds. */
 export const duration = (fallback: string) =>
@@ -14,6 +15,17 @@ export const duration = (fallback: string) =>
         return z.NEVER
       }
     })
+
+/** A size field: `500GB`, `2TB`, `1.5TiB`, or a number of bytes; parsed to bytes. */
+export const size = () =>
+  z.union([z.string(), z.number()]).transform((v, ctx) => {
+    try {
+      return parseSize(v)
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: (e as Error).message.replace(/^size: /, '') })
+      return z.NEVER
+    }
+  })
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost'])
 

@@ -5,6 +5,7 @@ import { webhookSecretProblem } from '../domain/webhook-signature.js'
 import { catalog } from './catalog.js'
 import { duration } from './fields.js'
 import { ingest } from './ingest.js'
+import { siteQuota } from './quota.js'
 
 const SITE_NAME = /^[A-Za-z0-9_-]{1,64}$/
 
@@ -57,6 +58,8 @@ const site = z.strictObject({
   userArea: areaPattern(DEFAULT_AREAS.userArea),
   groupArea: areaPattern(DEFAULT_AREAS.groupArea),
   caDir: z.string().optional(),
+  /** quota-aware admission (config/quota.ts); absent: files go until the storage refuses them */
+  quota: siteQuota.optional(),
 })
 
 const linkSettings = z.strictObject({

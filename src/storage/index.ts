@@ -12,6 +12,8 @@ export { httpStream } from './http/http-stream.js'
 export { httpTpc } from './http/http-tpc.js'
 export { chooseMethods, type MethodChoice } from './method-choice.js'
 export {
+  type FreeSpace,
+  type FreeSpaceSource,
   type ProtocolHandler,
   type StatResult,
   StorageError,

@@ -17,6 +17,17 @@ export interface StatResult {
   isDirectory: boolean
 }
 
+/** Where a free-space figure came from: what `aso explain` names beside it. */
+export type FreeSpaceSource = 'webdav' | 'xrootd' | 'statfs'
+
+/** How many bytes more a directory's storage takes, as that storage says. */
+export interface FreeSpace {
+  bytes: number
+  source: FreeSpaceSource
+  /** the URL that was asked (the directory itself, or its nearest existing parent) */
+  url: string
+}
+
 /**
  * A failure of a storage operation, in FTS's reason form: `SCOPE [errno] message`.
  * The classifier reads `reason`; callers must not parse `message`.
@@ -56,4 +67,9 @@ export interface ProtocolHandler {
   adler32(url: string, opts?: StorageOptions): Promise<string>
   /** removes a file; no error when it is already gone */
   remove(url: string, opts?: StorageOptions): Promise<void>
+  /**
+   * Bytes the storage still takes under directory `url` (a user's quota where the storage keeps one, else its
+   * free space); null when the storage does not say. Absent: the scheme has no way to ask.
+   */
+  freeSpace?(url: string, opts?: StorageOptions): Promise<FreeSpace | null>
 }

@@ -3,7 +3,7 @@ import { removePartFiles } from './file/file-copy.js'
 import { filePath, fileProtocol } from './file/file-protocol.js'
 import { gfalProtocol } from './gfal/gfal-protocol.js'
 import { httpProtocol } from './http/http-protocol.js'
-import { type ProtocolHandler, StorageError, type StorageOptions } from './protocol.js'
+import { type FreeSpace, type ProtocolHandler, StorageError, type StorageOptions } from './protocol.js'
 import { parseRootUrl, rootProtocol } from './xroot/root-protocol.js'
 import { removeRootLeftoversOf } from './xroot/xroot-leftovers.js'
 
@@ -47,6 +47,12 @@ export class StorageRegistry {
 
   remove(url: string, opts?: StorageOptions) {
     return this.handlerFor(url, opts?.scope).remove(url, opts)
+  }
+
+  /** Free bytes under a directory as its storage says; null where the scheme or the server cannot say. */
+  async freeSpace(url: string, opts?: StorageOptions): Promise<FreeSpace | null> {
+    const h = this.handlerFor(url, opts?.scope)
+    return h.freeSpace ? h.freeSpace(url, opts) : null
   }
 
   /**

@@ -1,6 +1,13 @@
-import { type FileHandle, open, rm, stat } from 'node:fs/promises'
+import { type FileHandle, open, rm, stat, statfs } from 'node:fs/promises'
+import path from 'node:path'
 import { acquireAdler32, releaseAdler32 } from '../adler32.js'
-import { type ProtocolHandler, type StatResult, StorageError, type StorageOptions } from '../protocol.js'
+import {
+  type FreeSpace,
+  type ProtocolHandler,
+  type StatResult,
+  StorageError,
+  type StorageOptions,
+} from '../protocol.js'
 
 /** The local path of a file:// URL. */
 export function filePath(url: string): string {
@@ -47,6 +54,29 @@ export async function writeAll(output: FileHandle, chunk: Buffer): Promise<void>
 
 const CHUNK = 4 << 20
 
+/**
+ * Free bytes of the filesystem holding a file:// directory, as an unprivileged writer sees them (`bavail`).
+ * A directory not made yet is answered for its nearest existing parent: a user's area is created by their
+ * first file, on the same filesystem.
+ */
+export async function fileFreeSpace(
+  url: string,
+  scope: StorageError['scope'] = 'TRANSFER',
+): Promise<FreeSpace> {
+  let dir = path.resolve(filePath(url))
+  for (;;) {
+    try {
+      const s = await statfs(dir)
+      return { bytes: Number(s.bavail) * Number(s.bsize), source: 'statfs', url: `file://${dir}` }
+    } catch (e) {
+      const parent = path.dirname(dir)
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || parent === dir)
+        throw fsError(e, scope, `statfs ${dir}`)
+      dir = parent
+    }
+  }
+}
+
 export const fileProtocol: ProtocolHandler = {
   schemes: ['file'],
 
@@ -92,4 +122,6 @@ export const fileProtocol: ProtocolHandler = {
       throw fsError(e, opts?.scope ?? 'TRANSFER', `remove ${filePath(url)}`)
     }
   },
+
+  freeSpace: (url, opts) => fileFreeSpace(url, opts?.scope),
 }

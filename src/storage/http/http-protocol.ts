@@ -6,6 +6,7 @@
 import { acquireAdler32, normaliseAdler32, releaseAdler32 } from '../adler32.js'
 import { type ProtocolHandler, type StatResult, StorageError, type StorageOptions } from '../protocol.js'
 import { type HttpClients, type HttpResponse, httpClients } from './http-client.js'
+import { httpFreeSpace } from './http-quota.js'
 
 type Scope = 'SOURCE' | 'DESTINATION' | 'TRANSFER'
 
@@ -225,6 +226,8 @@ export function httpProtocolFor(clients: HttpClients): HttpProtocolHandler {
       if (res.statusCode < 300 || res.statusCode === 404) return
       throw httpFailure(scopeOf(opts), res, body, `DELETE ${url}`)
     },
+
+    freeSpace: (url, opts) => httpFreeSpace(clients, url, opts),
 
     async makeParent(url, opts, made) {
       const dir = parentUrl(url)

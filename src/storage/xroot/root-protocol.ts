@@ -1,7 +1,13 @@
 /** Storage operations on `root://` and `xroot://` URLs through `xrdfs` (docs/storage-notes.md §1). */
 import path from 'node:path'
 import { runChild } from '../child-process.js'
-import { type ProtocolHandler, type StatResult, StorageError, type StorageOptions } from '../protocol.js'
+import {
+  type FreeSpace,
+  type ProtocolHandler,
+  type StatResult,
+  StorageError,
+  type StorageOptions,
+} from '../protocol.js'
 
 type Scope = 'SOURCE' | 'DESTINATION' | 'TRANSFER'
 
@@ -136,6 +142,25 @@ export async function rootFreeBytes(url: string, opts: XrdfsOptions = {}): Promi
   return Number(m[1])
 }
 
+/**
+ * Free bytes under a directory (`xrdfs spaceinfo`, which XRootD answers per path: a separately mounted area
+ * says its own figure); a directory not made yet is answered for its nearest existing parent. Null when the
+ * server does not take the query.
+ */
+export async function rootFreeSpace(url: string, opts: XrdfsOptions = {}): Promise<FreeSpace | null> {
+  let u = parseRootUrl(url, opts.scope)
+  for (;;) {
+    try {
+      return { bytes: await rootFreeBytes(rootUrlString(u), opts), source: 'xrootd', url: rootUrlString(u) }
+    } catch (err) {
+      const parent = rootDirname(u)
+      if (err instanceof StorageError && err.errno === 2 && parent.path !== u.path) u = parent
+      else if (err instanceof StorageError && err.errno === 95) return null
+      else throw err
+    }
+  }
+}
+
 /** Removes a file; a file already gone is not an error. */
 export async function rootRemove(url: string, opts: XrdfsOptions = {}): Promise<void> {
   const u = parseRootUrl(url, opts.scope)
@@ -263,5 +288,6 @@ export const rootProtocol: RootProtocolHandler = {
   stat: (url, opts) => rootStat(url, opts),
   adler32: (url, opts) => rootAdler32(url, opts),
   remove: (url, opts) => rootRemove(url, opts),
+  freeSpace: (url, opts) => rootFreeSpace(url, opts),
   mkdirs: (dirUrl, opts) => rootMkdirs(dirUrl, opts),
 }

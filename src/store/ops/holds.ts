@@ -44,6 +44,32 @@ export async function addHold(trx: Trx, hold: Omit<Hold, 'id'>, actor: string) {
   })
 }
 
+/**
+ * Places a hold, or renews the one of the same (user, site, class) not yet released (its reason and end, keeping
+ * when it began): a hold renewed every recheck stays one row and one audit entry. True when it is new.
+ */
+export async function renewHold(trx: Trx, hold: Omit<Hold, 'id'>, actor: string): Promise<boolean> {
+  const existing = await trx
+    .selectFrom('holds')
+    .select('id')
+    .where('user', '=', hold.user)
+    .where('site', '=', hold.site)
+    .where('class', '=', hold.class)
+    .where('released_at', 'is', null)
+    .orderBy('since')
+    .executeTakeFirst()
+  if (!existing) {
+    await addHold(trx, hold, actor)
+    return true
+  }
+  await trx
+    .updateTable('holds')
+    .set({ reason: hold.reason, until: hold.until })
+    .where('id', '=', existing.id)
+    .execute()
+  return false
+}
+
 export async function releaseHolds(
   trx: Trx,
   sel: { user: string; site?: string; class?: string },
@@ -67,6 +93,8 @@ export async function releaseHolds(
 export interface HoldOps {
   activeHolds(now: number): Promise<Hold[]>
   addHold(hold: Omit<Hold, 'id'>, actor: string): Promise<void>
+  /** places a hold, or renews the unreleased one of the same user, site and class; true when new */
+  renewHold(hold: Omit<Hold, 'id'>, actor: string): Promise<boolean>
   releaseHolds(
     sel: { user: string; site?: string; class?: string },
     now: number,
@@ -78,6 +106,7 @@ export function holdOps(s: StoreContext): HoldOps {
   return {
     activeHolds: (now) => s.tx((trx) => activeHolds(trx, now)),
     addHold: (hold, actor) => s.tx((trx) => addHold(trx, hold, actor)),
+    renewHold: (hold, actor) => s.tx((trx) => renewHold(trx, hold, actor)),
     releaseHolds: (sel, now, actor) => s.tx((trx) => releaseHolds(trx, sel, now, actor)),
   }
 }
