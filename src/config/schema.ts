@@ -5,6 +5,7 @@ import { webhookSecretProblem } from '../domain/webhook-signature.js'
 import { catalog } from './catalog.js'
 import { duration } from './fields.js'
 import { ingest } from './ingest.js'
+import { checkAdaptiveLinks, linkSettings } from './links.js'
 import { siteQuota } from './quota.js'
 
 const SITE_NAME = /^[A-Za-z0-9_-]{1,64}$/
@@ -60,12 +61,6 @@ const site = z.strictObject({
   caDir: z.string().optional(),
   /** quota-aware admission (config/quota.ts); absent: files go until the storage refuses them */
   quota: siteQuota.optional(),
-})
-
-const linkSettings = z.strictObject({
-  maxActive: z.number().int().positive().optional(),
-  maxFilesPerJob: z.number().int().positive().max(1000).optional(),
-  engine: z.enum(['local', 'fts3']).optional(),
 })
 
 const user = z.strictObject({
@@ -398,6 +393,8 @@ export const configSchema = z.strictObject({
       notifyInterval: duration('2s'),
       /** how often the publisher looks at blocks when nothing wakes it earlier */
       publishInterval: duration('30s'),
+      /** how often the leader reads each adaptive link's measurements and moves its limit (links.*.adaptive) */
+      tuneInterval: duration('1m'),
       /** records per store operation */
       batchSize: z.number().int().min(1).max(10_000).default(1000),
     })
@@ -421,6 +418,8 @@ export const configSchema = z.strictObject({
   /** queues read besides the API: the original ASO's CouchDB database (docs/couchdb-bridge.md) */
   ingest: ingest.prefault({}),
 })
+  // adaptive limits only on built-in engine links, within their bounds once merged with links.default
+  .superRefine(checkAdaptiveLinks)
 
 /** The validated configuration, durations in milliseconds. */
 export type AsoConfig = z.output<typeof configSchema>

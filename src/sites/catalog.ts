@@ -1,5 +1,11 @@
 import { readdirSync, statSync } from 'node:fs'
 import path from 'node:path'
+import {
+  DEFAULT_MAX_ACTIVE,
+  defaultStartActive,
+  type LinkSettingsConfig,
+  pickLinkSetting,
+} from '../config/links.js'
 import type { AsoConfig, SiteConfig } from '../config/schema.js'
 import type { Endpoint } from '../domain/endpoint.js'
 import { type Areas, DEFAULT_AREAS } from '../domain/lfn.js'
@@ -19,9 +25,16 @@ export class SiteResolutionError extends Error {
 
 /** Per-link settings after merging `links.default`, the link's own entry and wildcard entries. */
 export interface LinkConfig {
+  /** the fixed limit; for an adaptive link, the highest its limit goes */
   maxActive: number
   maxFilesPerJob: number
   engine: 'local' | 'fts3'
+  /** the leader tunes this link's limit (never on fts3 links: FTS3 runs its own optimizer) */
+  adaptive: boolean
+  /** the adaptive limit before any measurement */
+  startActive: number
+  /** the lowest the adaptive limit goes */
+  minActive: number
 }
 
 /** The site catalog from aso.yaml (or, without sites, every directory of `sitesDir` as a file:// site). */
@@ -137,18 +150,22 @@ export class SiteCatalog {
 
   /** Settings of a link: its own entry, then wildcard entries (`*->B`, `A->*`), then `default`. */
   link(source: string, destination: string): LinkConfig {
-    const links = this.config.links
-    const pick = <K extends keyof LinkConfig>(key: K): LinkConfig[K] | undefined => {
-      for (const k of [`${source}->${destination}`, `${source}->*`, `*->${destination}`, '*->*', 'default']) {
-        const v = links[k]?.[key]
-        if (v !== undefined) return v as LinkConfig[K]
-      }
-      return undefined
-    }
+    const key = `${source}->${destination}`
+    const pick = <K extends keyof LinkSettingsConfig>(field: K) =>
+      pickLinkSetting(this.config.links, key, field)
+    const engine = pick('engine') ?? this.config.engine
+    const maxActive = pick('maxActive') ?? DEFAULT_MAX_ACTIVE
+    // aso.yaml's check refuses minActive > maxActive per entry; a merge of entries may still cross them
+    const minActive = Math.min(maxActive, pick('minActive') ?? 1)
+    const start = pick('startActive') ?? defaultStartActive(minActive, maxActive)
     return {
-      maxActive: pick('maxActive') ?? 20,
+      maxActive,
       maxFilesPerJob: pick('maxFilesPerJob') ?? 100,
-      engine: pick('engine') ?? this.config.engine,
+      engine,
+      // an adaptive default stays off on fts3 links
+      adaptive: (pick('adaptive') ?? false) && engine !== 'fts3',
+      startActive: Math.min(maxActive, Math.max(minActive, start)),
+      minActive,
     }
   }
 }

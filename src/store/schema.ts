@@ -115,10 +115,29 @@ export interface HoldsTable {
 
 export interface LinkSettingsTable {
   link: string
+  /** an operator's limit; on an adaptive link it pins the limit until unpinned */
   max_active: number | null
   paused: number
   updated_at: number
   updated_by: string
+  /** the adaptive limit the leader's tuner chose (migrations/0008); null: not tuned */
+  adaptive_active: Generated<number | null>
+  /** the tuner's memory of the link (domain/adaptive-limit.ts AdaptiveState), JSON */
+  adaptive_state: Generated<string | null>
+  /** the end of the last interval the tuner measured (epoch ms) */
+  tuned_at: Generated<number | null>
+}
+
+/** One change of an adaptive link's limit and why (migrations/0008). */
+export interface LinkDecisionsTable {
+  id: Generated<number>
+  at: number
+  link: string
+  from_active: number
+  to_active: number
+  reason: string
+  /** JSON: the figures the decision was made on */
+  measurements: string
 }
 
 export interface UserSettingsTable {
@@ -263,6 +282,7 @@ export interface Database {
   transfer_counts: TransferCountsTable
   holds: HoldsTable
   link_settings: LinkSettingsTable
+  link_decisions: LinkDecisionsTable
   user_settings: UserSettingsTable
   audit: AuditTable
   agents: AgentsTable

@@ -24,6 +24,7 @@ import { type HoldOps, holdOps } from './ops/holds.js'
 import { type InjectOps, injectOps } from './ops/inject.js'
 import { type KillRetryOps, killRetryOps } from './ops/kill-retry.js'
 import { type LeaseOps, leaseOps } from './ops/leases.js'
+import { type LinkLimitOps, linkLimitOps } from './ops/link-limits.js'
 import { type LinkSettingOps, linkSettingOps } from './ops/link-settings.js'
 import { type OutcomeOps, outcomeOps } from './ops/outcomes.js'
 import { type PublicationOps, publicationOps } from './ops/publication.js'
@@ -69,6 +70,7 @@ export type Store = StoreLifecycle &
   CleanupOps &
   HoldOps &
   LinkSettingOps &
+  LinkLimitOps &
   UserWeightOps &
   AgentOps &
   LeaseOps &
@@ -139,6 +141,7 @@ export function bindStore(
     ...cleanupOps(s),
     ...holdOps(s),
     ...linkSettingOps(s),
+    ...linkLimitOps(s),
     ...userWeightOps(s),
     ...agentOps(s),
     ...leaseOps(s),

@@ -108,11 +108,17 @@ describe('site catalog', () => {
       maxActive: 50,
       maxFilesPerJob: 10,
       engine: 'local',
+      adaptive: false,
+      startActive: 13,
+      minActive: 1,
     })
     expect(catalog.link('T2_CH_CERN', 'T2_IT_Bari')).toEqual({
       maxActive: 20,
       maxFilesPerJob: 100,
       engine: 'local',
+      adaptive: false,
+      startActive: 5,
+      minActive: 1,
     })
   })
 })

@@ -7,6 +7,7 @@ import { dashboardRollups } from './0004-dashboard-rollups.js'
 import { taskOwners } from './0005-task-owners.js'
 import { publication } from './0006-publication.js'
 import { couchdb } from './0007-couchdb.js'
+import { adaptiveLinks } from './0008-adaptive-links.js'
 
 /**
  * Every migration, in order, written once for both dialects (`dialect` picks the few words that differ).
@@ -21,6 +22,7 @@ function migrations(dialect: DialectName): Record<string, Migration> {
     '0005_task_owners': taskOwners(dialect),
     '0006_publication': publication(dialect),
     '0007_couchdb': couchdb(dialect),
+    '0008_adaptive_links': adaptiveLinks(dialect),
   }
 }
 

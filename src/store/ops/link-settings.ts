@@ -4,8 +4,11 @@ import { recordAudit } from './audit.js'
 
 export interface LinkSetting {
   link: string
+  /** the operator's limit; on an adaptive link it pins the limit until unpinned */
   maxActive: number | null
   paused: boolean
+  /** the limit the leader's tuner set (links.*.adaptive); null or absent: not tuned */
+  adaptiveActive?: number | null
 }
 
 export async function linkSettings(trx: Trx): Promise<LinkSetting[]> {
@@ -14,6 +17,7 @@ export async function linkSettings(trx: Trx): Promise<LinkSetting[]> {
     link: r.link,
     maxActive: r.max_active === null ? null : Number(r.max_active),
     paused: Number(r.paused) === 1,
+    adaptiveActive: r.adaptive_active === null ? null : Number(r.adaptive_active),
   }))
 }
 
