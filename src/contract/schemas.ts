@@ -223,6 +223,21 @@ export const explanationSchema = z.object({
     })
     .nullable()
     .describe('null when the request did not ask for publication (publish: false, or a log file)'),
+  hold: z
+    .object({
+      class: z.string().describe('quota, credential, ...'),
+      site: z.string().describe("the destination held, or '*' for every site"),
+      reason: z
+        .string()
+        .describe(
+          "a quota admission's hold says the bytes waiting, the bytes free and where that figure came from",
+        ),
+      since: z.number(),
+      until: z.number().describe('when the hold is looked at again (epoch milliseconds)'),
+    })
+    .nullable()
+    .optional()
+    .describe('the hold that keeps this waiting file back; null when none'),
 })
 export type ExplanationResponse = z.infer<typeof explanationSchema>
 

@@ -4,6 +4,7 @@ import { type FailureClass, hintFor } from '../domain/failures.js'
 import { IN_FLIGHT_STATES, isTerminal } from '../domain/states.js'
 import type { TransferRecord } from '../domain/transfer.js'
 import type { SiteCatalog } from '../sites/catalog.js'
+import type { Hold } from '../store/ops/holds.js'
 import type { HistoryEvent } from '../store/ops/transfer-reads.js'
 import type { Store } from '../store/store.js'
 import { noAgentNote } from './explain-agents.js'
@@ -18,6 +19,8 @@ export interface Explanation {
   hint: string | null
   /** why the file is (not yet) in the catalog; null when its request did not ask for publication */
   publication: PublicationExplanation | null
+  /** the hold that keeps a waiting file back (quota: its reason has the admission's numbers); null: none */
+  hold: Hold | null
 }
 
 function iso(ms: number): string {
@@ -37,11 +40,13 @@ export async function explainTransfer(
   const hint = record.failureClass ? hintFor(record.failureClass as FailureClass) : null
   const noAgent = isTerminal(record.state) ? null : await noAgentNote(store, config, now)
   let why: string
+  let hold: Hold | null = null
   switch (record.state) {
     case 'NEW': {
       const holds = (await store.activeHolds(now)).filter(
         (h) => h.user === record.user && (h.site === '*' || h.site === record.destination),
       )
+      hold = holds[0] ?? null
       const settings = await store.linkSettings()
       const cfg = effectiveLink(sites, settings, record.source, record.destination)
       const inFlight = (await store.counts({ user: undefined }))
@@ -94,5 +99,5 @@ export async function explainTransfer(
   }
   if (noAgent && !why.includes(noAgent)) why += `; ${noAgent}`
   const publication = await explainPublication(store, config, record, now)
-  return { record, timeline, why, hint, publication }
+  return { record, timeline, why, hint, publication, hold }
 }

@@ -31,6 +31,9 @@ export async function explainCommand(id: string, opts: BackendOptions & { json?:
         '',
         `why: ${e.why}`,
         ...(e.hint ? [`hint: ${e.hint}`] : []),
+        ...(e.hold
+          ? [`hold: ${e.hold.class} since ${iso(e.hold.since)}, looked at again ${iso(e.hold.until)}`]
+          : []),
         ...(e.publication ? [`publication: ${e.publication.why}`] : []),
         '',
         '',
