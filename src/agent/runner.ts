@@ -12,6 +12,7 @@ import type { AgentContext } from './context.js'
 import { CouchIngest, CouchLink, CouchWriteBack } from './couch-bridge.js'
 import { CredentialWatcher } from './credential-watcher.js'
 import { Killer } from './killer.js'
+import { LinkTuner } from './link-tuner.js'
 import { watchEndings } from './metrics.js'
 import { Notifier } from './notifier.js'
 import { Poller } from './poller.js'
@@ -62,6 +63,7 @@ export const SINGLETON_LOOPS: ReadonlySet<string> = new Set([
   'publisher',
   'couch-ingest',
   'couch-writeback',
+  'link-tuner',
 ])
 export const LEADER_LEASE = 'leader'
 
@@ -116,6 +118,7 @@ export class Agent {
       [new Cleaner(this.ctx), a.cleanInterval],
       [new Notifier(this.ctx), a.notifyInterval],
       [new Publisher(this.ctx), a.publishInterval],
+      [new LinkTuner(this.ctx), a.tuneInterval],
       [new RollupPruner(this.ctx), ROLLUP_PRUNE_INTERVAL_MS],
     ]
     const couch = opts.config.ingest?.couchdb
