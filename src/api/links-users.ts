@@ -13,7 +13,7 @@ import {
 import { actsOnAll } from '../domain/identity.js'
 import { IN_FLIGHT_STATES, type TransferState } from '../domain/states.js'
 import { linkKey } from '../domain/transfer.js'
-import { effectiveLink } from '../reports/link-limits.js'
+import { adaptiveView, effectiveLink, RECENT_DECISIONS } from '../reports/link-limits.js'
 import { statusReport } from '../reports/status.js'
 import { callerOf } from './auth/authenticate.js'
 import { ownerScope } from './auth/authorize.js'
@@ -39,7 +39,11 @@ export const linkUserRoutes: FastifyPluginAsyncZod<ApiContext> = async (app, ctx
     },
     handler: async (request): Promise<LinksResponse> => {
       callerOf(request)
-      const [rows, settings] = await Promise.all([ctx.store.counts(), ctx.store.linkSettings()])
+      const [rows, settings, decisions] = await Promise.all([
+        ctx.store.counts(),
+        ctx.store.linkSettings(),
+        ctx.store.linkDecisions(null, RECENT_DECISIONS),
+      ])
       const byLink = new Map<string, { source: string; destination: string; states: StateCounts }>()
       for (const r of rows) {
         const key = linkKey(r.source, r.destination)
@@ -64,6 +68,7 @@ export const linkUserRoutes: FastifyPluginAsyncZod<ApiContext> = async (app, ctx
             maxFilesPerJob: cfg.maxFilesPerJob,
             paused: cfg.paused,
             engine: cfg.engine,
+            adaptive: adaptiveView(ctx.sites, settings, decisions, l.source, l.destination),
             active: IN_FLIGHT_STATES.reduce((n, s) => n + (l.states[s] ?? 0), 0),
             queued: l.states.NEW ?? 0,
             states: l.states,

@@ -16,7 +16,7 @@ import {
 } from '../contract/dashboard.js'
 import { ERROR_RESPONSES } from '../contract/schemas.js'
 import { AsoError } from '../domain/errors.js'
-import { effectiveLink } from '../reports/link-limits.js'
+import { linkSettingView } from '../reports/link-limits.js'
 import { callerOf } from './auth/authenticate.js'
 import { requireOperator } from './auth/authorize.js'
 import type { ApiContext } from './context.js'
@@ -31,7 +31,7 @@ export const operatorSettingRoutes: FastifyPluginAsyncZod<ApiContext> = async (a
       operationId: 'updateLink',
       summary: 'Pause or resume a link, or change its maxActive (operators)',
       description:
-        'The change overrides aso.yaml until changed again (maxActive null: back to aso.yaml) and is recorded in the audit list. Write the link as SOURCE->DESTINATION (URL-encoded: SOURCE-%3EDESTINATION).',
+        'The change overrides aso.yaml until changed again (maxActive null: back to aso.yaml) and is recorded in the audit list. On an adaptive link (links.*.adaptive) a maxActive pins the limit; maxActive null unpins it and the tuner moves it again. Write the link as SOURCE->DESTINATION (URL-encoded: SOURCE-%3EDESTINATION).',
       tags: ['links'],
       params: linkParamsSchema,
       body: linkChangeBodySchema,
@@ -58,8 +58,7 @@ export const operatorSettingRoutes: FastifyPluginAsyncZod<ApiContext> = async (a
       )
       // a resumed or widened link may take files at once
       ctx.agent?.wake('submitter')
-      const cfg = effectiveLink(ctx.sites, await ctx.store.linkSettings(), source, destination)
-      return { link, maxActive: cfg.maxActive, paused: cfg.paused }
+      return linkSettingView(ctx.store, ctx.sites, source, destination)
     },
   })
 

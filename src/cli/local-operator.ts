@@ -14,7 +14,7 @@ import {
 } from '../contract/dashboard.js'
 import { AsoError } from '../domain/errors.js'
 import type { Identity } from '../domain/identity.js'
-import { effectiveLink } from '../reports/link-limits.js'
+import { linkSettingView } from '../reports/link-limits.js'
 import type { App } from './app.js'
 import type { LinkChange } from './backend.js'
 
@@ -43,8 +43,7 @@ export async function changeLink(
     }
   }
   await app.store.setLinkSetting(link, body, actor, Date.now())
-  const cfg = effectiveLink(app.sites, await app.store.linkSettings(), source, destination)
-  return { link, maxActive: cfg.maxActive, paused: cfg.paused }
+  return linkSettingView(app.store, app.sites, source, destination)
 }
 
 export async function changeUserWeight(

@@ -163,6 +163,18 @@ link
     return linkCommand(source, destination, { maxActive: maxActiveOption(opts.maxActive) }, all(cmd))
   })
 
+link
+  .command('unpin')
+  .description(
+    'let the tuner move an adaptive link’s limit again (clears the operator’s maxActive; a fixed link goes back to aso.yaml’s)',
+  )
+  .argument('<source>', 'source site')
+  .argument('<destination>', 'destination site')
+  .option('--json', 'print JSON')
+  .action(async (source: string, destination: string, _o, cmd: Command) =>
+    (await import('./commands/operator.js')).linkCommand(source, destination, { maxActive: null }, all(cmd)),
+  )
+
 program
   .command('user')
   .description('operators: users’ settings (recorded in the audit list)')

@@ -6,6 +6,7 @@ import { z } from 'zod'
 import { FAILURE_CLASSES } from '../domain/failures.js'
 import { BLOCK_STATES, PUBLICATION_STATES } from '../domain/publication.js'
 import { TRANSFER_STATES } from '../domain/states.js'
+import { linkAdaptiveSchema } from './link-limits.js'
 import { durationParam } from './schemas.js'
 
 const state = z.enum(TRANSFER_STATES)
@@ -93,6 +94,7 @@ export const dashboardLinksResponseSchema = z
         maxActive: z.number(),
         paused: z.boolean(),
         engine: z.string(),
+        adaptive: linkAdaptiveSchema.nullable(),
         active: z.number().describe('files an engine holds on the link, of all users (the limit is shared)'),
         queued: z.number().describe('files waiting (NEW), in scope'),
         states: stateCounts,
@@ -310,7 +312,9 @@ export const linkChangeBodySchema = z
       .max(100_000)
       .nullable()
       .optional()
-      .describe('files in flight at most; null: back to the limit of aso.yaml'),
+      .describe(
+        'files in flight at most (on an adaptive link it pins the limit); null: back to the limit of aso.yaml, or unpinned',
+      ),
   })
   .refine((b) => b.paused !== undefined || b.maxActive !== undefined, {
     message: 'say what to change: "paused" (true or false) or "maxActive" (a number, or null)',
@@ -322,6 +326,7 @@ export const linkSettingResponseSchema = z.object({
   link: z.string(),
   maxActive: z.number(),
   paused: z.boolean(),
+  adaptive: linkAdaptiveSchema.nullable().optional(),
 })
 export type LinkSettingResponse = z.infer<typeof linkSettingResponseSchema>
 

@@ -8,6 +8,7 @@ import { FAILURE_CLASSES } from '../domain/failures.js'
 import { PUBLICATION_STATES } from '../domain/publication.js'
 import { injectRequestSchema, MAX_BATCH } from '../domain/request.js'
 import { TRANSFER_STATES } from '../domain/states.js'
+import { linkAdaptiveSchema } from './link-limits.js'
 
 const state = z.enum(TRANSFER_STATES)
 const epochMs = z.number().describe('epoch milliseconds, UTC')
@@ -326,6 +327,7 @@ export const linksResponseSchema = z.object({
       maxFilesPerJob: z.number(),
       paused: z.boolean(),
       engine: z.string(),
+      adaptive: linkAdaptiveSchema.nullable(),
       active: z.number().describe('files SUBMITTING, SUBMITTED or KILLING'),
       queued: z.number().describe('files NEW'),
       states: stateCounts,

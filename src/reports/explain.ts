@@ -9,7 +9,7 @@ import type { HistoryEvent } from '../store/ops/transfer-reads.js'
 import type { Store } from '../store/store.js'
 import { noAgentNote } from './explain-agents.js'
 import { explainPublication, type PublicationExplanation } from './explain-publication.js'
-import { effectiveLink } from './link-limits.js'
+import { adaptiveView, describeAdaptive, effectiveLink } from './link-limits.js'
 
 export interface Explanation {
   record: TransferRecord
@@ -49,6 +49,11 @@ export async function explainTransfer(
       hold = holds[0] ?? null
       const settings = await store.linkSettings()
       const cfg = effectiveLink(sites, settings, record.source, record.destination)
+      // an adaptive link says who set its limit and why it last moved
+      const adaptive = describeAdaptive(
+        adaptiveView(sites, settings, await store.linkDecisions(link, 1), record.source, record.destination),
+      )
+      const limitNote = adaptive ? ` (${adaptive})` : ''
       const inFlight = (await store.counts({ user: undefined }))
         .filter((c) => c.source === record.source && c.destination === record.destination)
         .filter((c) => IN_FLIGHT_STATES.includes(c.state))
@@ -63,10 +68,10 @@ export async function explainTransfer(
       } else if (cfg.paused) {
         why = `waiting: link ${link} is paused by an operator; ${aheadText}`
       } else if (inFlight >= cfg.maxActive) {
-        why = `waiting: link ${link} at its limit ${inFlight}/${cfg.maxActive}, ${aheadText}`
+        why = `waiting: link ${link} at its limit ${inFlight}/${cfg.maxActive}${limitNote}, ${aheadText}`
       } else {
         const next = noAgent ?? `the submitter takes it within ${formatDuration(config.agent.submitInterval)}`
-        why = `queued: link ${link} has room (${inFlight}/${cfg.maxActive}); ${next}; ${aheadText}`
+        why = `queued: link ${link} has room (${inFlight}/${cfg.maxActive}${limitNote}); ${next}; ${aheadText}`
       }
       if (record.attempt > 1) why += ` (attempt ${record.attempt} of ${record.maxAttempts})`
       break

@@ -5,7 +5,7 @@ import { IN_FLIGHT_STATES, type TransferState } from '../domain/states.js'
 import { linkKey } from '../domain/transfer.js'
 import type { SiteCatalog } from '../sites/catalog.js'
 import type { Store } from '../store/store.js'
-import { effectiveLink } from './link-limits.js'
+import { adaptiveView, effectiveLink, RECENT_DECISIONS } from './link-limits.js'
 import { lastBuckets, MINUTE_MS, successRate } from './overview.js'
 
 type Link = DashboardLinksResponse['links'][number]
@@ -29,9 +29,10 @@ export async function linkMatrixReport(
   user: string | undefined,
   now: number,
 ): Promise<DashboardLinksResponse> {
-  const [all, settings, finished] = await Promise.all([
+  const [all, settings, decisions, finished] = await Promise.all([
     store.counts(),
     store.linkSettings(),
+    store.linkDecisions(null, RECENT_DECISIONS),
     store.finishedByLink({
       span: 'minute',
       ...lastBuckets(now, MINUTE_MS, 60),
@@ -103,6 +104,7 @@ export async function linkMatrixReport(
         maxActive: cfg.maxActive,
         paused: cfg.paused,
         engine: cfg.engine,
+        adaptive: adaptiveView(sites, settings, decisions, a.source, a.destination),
         active: a.active,
         queued: a.states.NEW ?? 0,
         states: a.states,

@@ -1,7 +1,7 @@
 /**
  * Adaptive link limits in the store (migration 0008), on SQLite and PostgreSQL: the activity read per link from
  * the event log (copies done, transient failures) from a cursor on, the tuner's limit reaching linkSettings()
- * without touching the operator's columns, decisions newest first, and unpin.
+ * without touching the operator's columns, decisions newest first, and an operator's pin and unpin.
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import type { Store } from '../../src/store/store.js'
@@ -125,13 +125,12 @@ for (const factory of storeFactories()) {
         maxActive: 2,
         adaptiveActive: 6,
       })
-      expect(await store.unpinLink('A->B', 'ops', 600)).toBe(true)
+      await store.setLinkSetting('A->B', { maxActive: null }, 'ops', 600)
       expect((await store.linkSettings()).find((s) => s.link === 'A->B')).toMatchObject({
         maxActive: null,
         paused: true,
         adaptiveActive: 6,
       })
-      expect(await store.unpinLink('A->B', 'ops', 700)).toBe(false)
     })
   })
 }

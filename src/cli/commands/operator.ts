@@ -1,10 +1,11 @@
 import { AsoError } from '../../domain/errors.js'
+import { describeAdaptive } from '../../reports/link-limits.js'
 import { intOption, positiveNumber } from '../args.js'
 import { type BackendOptions, type LinkChange, openBackend } from '../backend.js'
 
 type Options = BackendOptions & { json?: boolean }
 
-/** `aso link pause|resume|set SOURCE DESTINATION`: operators' link settings, recorded in the audit list. */
+/** `aso link pause|resume|set|unpin SOURCE DESTINATION`: operators' link settings, recorded in the audit list. */
 export async function linkCommand(
   source: string,
   destination: string,
@@ -16,7 +17,12 @@ export async function linkCommand(
     const r = await backend.setLink(source, destination, change)
     if (opts.json) process.stdout.write(`${JSON.stringify(r)}\n`)
     else {
-      process.stdout.write(`${r.link}: ${r.paused ? 'paused' : 'running'}, maxActive ${r.maxActive}\n`)
+      const adaptive = describeAdaptive(r.adaptive)
+      process.stdout.write(
+        `${r.link}: ${r.paused ? 'paused' : 'running'}, maxActive ${r.maxActive}${adaptive ? ` (${adaptive})` : ''}\n`,
+      )
+      for (const d of r.adaptive?.decisions ?? [])
+        process.stdout.write(`  ${new Date(d.at).toISOString()}  ${d.from} -> ${d.to}  ${d.reason}\n`)
     }
   } finally {
     await backend.close()

@@ -1,13 +1,12 @@
 /**
  * Adaptive per-link limits in the store (migrations/0008, issue 18): what the links did (fleet-wide, read from
- * the event log), the limit and memory the leader's tuner keeps per link, its decisions, and an operator's
- * unpin. The limit itself reaches the submitters through `linkSettings()` (ops/link-settings.ts).
+ * the event log), the limit and memory the leader's tuner keeps per link, and its decisions. The limit reaches
+ * the submitters through `linkSettings()` (ops/link-settings.ts); an operator pins and unpins there.
  */
 import { sql } from 'kysely'
 import { linkKey } from '../../domain/transfer.js'
 import type { StoreContext } from '../context.js'
 import type { Db, DialectName, Trx } from '../dialect.js'
-import { recordAudit } from './audit.js'
 
 /** Where the last activity read stopped: an event id (SQLite), or (xid, id) in commit order (PostgreSQL). */
 export interface ActivityCursor {
@@ -184,19 +183,6 @@ export async function linkDecisions(
   }))
 }
 
-/** Clears an operator's maxActive: an adaptive link is tuned again, a fixed one goes back to aso.yaml. */
-export async function unpinLink(trx: Trx, link: string, actor: string, now: number): Promise<boolean> {
-  const r = await trx
-    .updateTable('link_settings')
-    .set({ max_active: null, updated_at: now, updated_by: actor })
-    .where('link', '=', link)
-    .where('max_active', 'is not', null)
-    .executeTakeFirst()
-  const pinned = Number(r.numUpdatedRows) > 0
-  if (pinned) await recordAudit(trx, { at: now, actor, action: 'link-unpin', target: link, detail: {} })
-  return pinned
-}
-
 /** The store's door for the adaptive link tuner and what shows its work. */
 export interface LinkLimitOps {
   linkActivitySince(
@@ -211,8 +197,6 @@ export interface LinkLimitOps {
     decision: LinkDecisionRecord | null
   }): Promise<void>
   linkDecisions(link: string | null, limit: number): Promise<LinkDecisionRecord[]>
-  /** true when the link was pinned (and is not any more) */
-  unpinLink(link: string, actor: string, now: number): Promise<boolean>
 }
 
 export function linkLimitOps(s: StoreContext): LinkLimitOps {
@@ -221,6 +205,5 @@ export function linkLimitOps(s: StoreContext): LinkLimitOps {
     tunedLinks: () => tunedLinks(s.db),
     recordLinkTuning: (t) => s.tx((trx) => recordLinkTuning(trx, t)),
     linkDecisions: (link, limit) => linkDecisions(s.db, link, limit),
-    unpinLink: (link, actor, now) => s.tx((trx) => unpinLink(trx, link, actor, now)),
   }
 }

@@ -74,13 +74,11 @@ describe('link tuner', () => {
     expect(await limitOf()).toBe(3)
     expect(await lab.store.linkDecisions('A->B', 10)).toEqual([])
 
-    expect(await lab.store.unpinLink('A->B', 'ops', lab.clock.now())).toBe(true)
-    expect(await lab.store.unpinLink('A->B', 'ops', lab.clock.now())).toBe(false)
+    await lab.store.setLinkSetting('A->B', { maxActive: null }, 'ops', lab.clock.now())
     expect(await limitOf()).toBe(4)
     await minuteOf(4, 'done')
     await tuner.run()
     expect(await limitOf()).toBe(5)
-    expect((await lab.store.auditLog(10)).map((a) => a.action)).toContain('link-unpin')
   })
 
   it('never touches fixed links', async () => {

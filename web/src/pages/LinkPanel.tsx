@@ -10,7 +10,10 @@ import { STATES } from '../states.js'
 
 type LinkRow = DashboardLinksResponse['links'][number]
 
-/** A link's details, and for operators: pause or resume it, change its maxActive (each asked first). */
+/**
+ * A link's details (an adaptive link's limit and the tuner's last decisions), and for operators: pause or
+ * resume it, change (pin) its maxActive, unpin an adaptive link (each asked first).
+ */
 export function LinkPanel({ link, onChanged }: { link: LinkRow; onChanged(): void }) {
   const { isOperator } = useSession()
   const [ask, setAsk] = useState<Confirmation | null>(null)
@@ -36,6 +39,25 @@ export function LinkPanel({ link, onChanged }: { link: LinkRow; onChanged(): voi
         {rate(link.lastHour.throughput)}), {count(link.lastHour.failed)} failed, success{' '}
         {percent(link.lastHour.successRate)}
       </p>
+      {link.adaptive && (
+        <section className="adaptive" aria-label="adaptive limit">
+          <p>
+            Adaptive limit {count(link.adaptive.minActive)}–{count(link.adaptive.maxActive)}:{' '}
+            {link.adaptive.pinned
+              ? `pinned by an operator at ${count(link.maxActive)} (the tuner's limit is ${count(link.adaptive.current)})`
+              : `the tuner's limit is ${count(link.adaptive.current)}`}
+          </p>
+          {link.adaptive.decisions.length > 0 && (
+            <ul className="decisions">
+              {link.adaptive.decisions.map((d) => (
+                <li key={d.at}>
+                  {new Date(d.at).toISOString().replace(/\.\d{3}Z$/, 'Z')}: {d.from} → {d.to}, {d.reason}
+                </li>
+              ))}
+            </ul>
+          )}
+        </section>
+      )}
       {link.topFailureClass && (
         <p className="hint">
           Most frequent failure: <strong>{link.topFailureClass.class}</strong> (
@@ -90,8 +112,23 @@ export function LinkPanel({ link, onChanged }: { link: LinkRow; onChanged(): voi
               })
             }
           >
-            Set limit
+            {link.adaptive ? 'Pin limit' : 'Set limit'}
           </button>
+          {link.adaptive?.pinned && (
+            <button
+              type="button"
+              onClick={() =>
+                setAsk({
+                  title: `Unpin ${link.link}?`,
+                  body: `The tuner moves the limit again, from ${link.adaptive?.current} within ${link.adaptive?.minActive}–${link.adaptive?.maxActive}.`,
+                  confirm: 'Unpin',
+                  run: change({ maxActive: null }),
+                })
+              }
+            >
+              Unpin
+            </button>
+          )}
         </div>
       )}
       <ConfirmDialog ask={ask} onClose={() => setAsk(null)} />
