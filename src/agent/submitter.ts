@@ -7,7 +7,7 @@ import {
 import { effectiveLinkLimit } from '../domain/link-limit.js'
 import { linkKey } from '../domain/transfer.js'
 import { CredentialHoldError, type TransferEngine } from '../engines/types.js'
-import type { ClaimedJob } from '../store/ops/claim.js'
+import type { ClaimedJob, ClaimSpec } from '../store/ops/claim.js'
 import type { Hold } from '../store/ops/holds.js'
 import type { WaitingQueue } from '../store/ops/queue-reads.js'
 import type { LoopContext } from './context.js'
@@ -15,6 +15,24 @@ import { type HandOverStore, JobHandOver } from './hand-over.js'
 
 function queueKey(q: { user: string; group: string | null; role: string | null }): string {
   return `${q.user}\0${q.group ?? ''}\0${q.role ?? ''}`
+}
+
+/** Consecutive runs of claims whose files add up to at most `maxFiles` (one queue larger than that alone). */
+export function claimGroups<T extends { spec: { limit: number } }>(
+  wanted: readonly T[],
+  maxFiles: number,
+): T[][] {
+  const groups: T[][] = []
+  let files = Infinity
+  for (const w of wanted) {
+    if (files + w.spec.limit > maxFiles) {
+      groups.push([])
+      files = 0
+    }
+    groups.at(-1)!.push(w)
+    files += w.spec.limit
+  }
+  return groups
 }
 
 function isHeld(q: WaitingQueue, holds: readonly Hold[]): boolean {
@@ -36,7 +54,7 @@ export class Submitter {
       | HandOverStore
       | 'activeHolds'
       | 'addHold'
-      | 'claimForSubmission'
+      | 'claimForSubmissions'
       | 'inFlightByLink'
       | 'linkSettings'
       | 'userWeights'
@@ -66,11 +84,9 @@ export class Submitter {
     }
     const weightOf = (user: string) => weights.get(user) ?? this.ctx.config.users[user]?.weight ?? 1
 
-    let claimedFiles = 0
-    const submissions: Promise<void>[] = []
-    let submitError: { e: unknown } | undefined
     /** users held during this cycle (a credential problem found by jobIdFactory) */
     const heldNow = new Set<string>()
+    const wanted: { spec: ClaimSpec; engine: TransferEngine }[] = []
     for (const [link, linkQueues] of byLink) {
       if (this.stopping) break
       const { source, destination } = linkQueues[0]!
@@ -108,22 +124,46 @@ export class Submitter {
             )
           continue
         }
-        const jobs = await store.claimForSubmission({
-          ...q,
-          limit: n,
-          maxActive,
-          maxFilesPerJob: Math.min(cfg.maxFilesPerJob, engine.maxFilesPerJob ?? cfg.maxFilesPerJob),
-          engine: engine.name,
-          agentId: this.ctx.agentId,
-          now,
-          jobIdFor,
+        wanted.push({
+          engine,
+          spec: {
+            ...q,
+            limit: n,
+            maxActive,
+            maxFilesPerJob: Math.min(cfg.maxFilesPerJob, engine.maxFilesPerJob ?? cfg.maxFilesPerJob),
+            engine: engine.name,
+            agentId: this.ctx.agentId,
+            now,
+            jobIdFor,
+          },
         })
+      }
+    }
+    return this.claimAndSubmit(wanted)
+  }
+
+  /**
+   * Claims the cycle's shares, the queues of up to `agent.batchSize` files in one transaction (a commit per queue
+   * cost more than the claims; the bound keeps one transaction, and the wait for the first submit, short), and
+   * hands each job to its engine as soon as its transaction committed.
+   */
+  private async claimAndSubmit(
+    wanted: readonly { spec: ClaimSpec; engine: TransferEngine }[],
+  ): Promise<number> {
+    let claimedFiles = 0
+    const submissions: Promise<void>[] = []
+    let submitError: { e: unknown } | undefined
+    for (const group of claimGroups(wanted, this.ctx.config.agent.batchSize)) {
+      if (this.stopping) break
+      const claimed = await this.ctx.store.claimForSubmissions(group.map((w) => w.spec))
+      for (const [i, jobs] of claimed.entries()) {
+        const { engine, spec } = group[i]!
         for (const job of jobs) {
           claimedFiles += job.transfers.length
           // handled at once: a submit failing while this loop still claims (the store went away) would
           // otherwise be an unhandled rejection, which ends the process; the first error is rethrown below
           submissions.push(
-            this.submit(engine, job, maxActive).catch((e: unknown) => {
+            this.submit(engine, job, spec.maxActive).catch((e: unknown) => {
               submitError ??= { e }
             }),
           )

@@ -7,6 +7,7 @@ import {
   type TransitionName,
 } from '../domain/states.js'
 import { chunk, type Trx } from './dialect.js'
+import { insertRowByRow, runRowBatch, runsInProcess } from './row-batch.js'
 import type { TransferRow } from './rows.js'
 import type { Database } from './schema.js'
 import { applyTaskDeltas } from './task-rollup.js'
@@ -68,6 +69,15 @@ export interface EndedTransfer {
 /** The extra columns a transition into a terminal state returns, for EndedTransfer. */
 const ENDED_COLUMNS = [...RETURNED_COLUMNS, 'created_at', 'failure_class'] as const
 
+/** The columns a caller reads for a transition with `current` rows (select them with these). */
+export const CURRENT_COLUMNS = ENDED_COLUMNS
+
+/** A row as a transaction read it before changing it: what history, rollups and EndedTransfer need. */
+export interface CurrentRow extends ChangedRow {
+  created_at: number
+  failure_class: string | null
+}
+
 /** Records ended by each open transaction; the store hands them to its listeners after the commit. */
 const endedIn = new WeakMap<Trx, EndedTransfer[]>()
 
@@ -78,12 +88,19 @@ export function takeEnded(trx: Trx): EndedTransfer[] | undefined {
   return ended
 }
 
-export interface TransitionSpec {
+export interface TransitionSpec<R extends CurrentRow = CurrentRow> {
   event: TransitionName
   from: TransferState
   ids: readonly string[]
   /** columns set on every changed row (state and updated_at are added) */
   set?: TransferUpdate | ((eb: ExpressionBuilder<Database, 'transfers'>) => TransferUpdate)
+  /**
+   * The rows as this transaction read them (at least CURRENT_COLUMNS; those it holds locked, or any on SQLite,
+   * whose write transaction holds the whole database). The update then returns nothing: the changed rows are
+   * these with `set`'s plain values applied (a column set by an SQL expression keeps its old value in them),
+   * which saves RETURNING, the costliest part of an update on SQLite. Needs `set` as an object.
+   */
+  current?: ReadonlyMap<string, R>
   /** extra guard: only rows of this engine job */
   engineJobId?: string
   /**
@@ -165,27 +182,26 @@ export interface HistoryRow {
 
 /** Writes history rows (one per file and transition). */
 export async function insertHistory(trx: Trx, rows: readonly HistoryRow[], actor: string, now: number) {
-  for (const part of chunk(rows, 500)) {
-    await trx
-      .insertInto('events')
-      .values(
-        part.map((h) => ({
-          at: now,
-          transfer_seq: Number(h.transfer.seq),
-          transfer_id: h.transfer.id,
-          user: h.transfer.user,
-          task: h.transfer.task,
-          from_state: h.from,
-          to_state: h.to,
-          reason: h.reason,
-          attempt: Number(h.transfer.attempt),
-          engine_job_id: h.engineJobId === undefined ? h.transfer.engine_job_id : h.engineJobId,
-          actor,
-          publication: h.transfer.publication_state,
-        })),
-      )
-      .execute()
+  if (rows.length === 0) return
+  const values = rows.map((h) => ({
+    at: now,
+    transfer_seq: Number(h.transfer.seq),
+    transfer_id: h.transfer.id,
+    user: h.transfer.user,
+    task: h.transfer.task,
+    from_state: h.from,
+    to_state: h.to,
+    reason: h.reason,
+    attempt: Number(h.transfer.attempt),
+    engine_job_id: h.engineJobId === undefined ? h.transfer.engine_job_id : h.engineJobId,
+    actor,
+    publication: h.transfer.publication_state,
+  }))
+  if (runsInProcess(trx)) {
+    await insertRowByRow(trx, values, (row) => trx.insertInto('events').values(row).compile())
+    return
   }
+  for (const part of chunk(values, 500)) await trx.insertInto('events').values(part).execute()
 }
 
 /**
@@ -211,13 +227,13 @@ function publicationFollows(event: TransitionName, to: TransferState): TransferU
 
 function noteEnded(
   trx: Trx,
-  rows: readonly ChangedRow[],
-  spec: TransitionSpec,
+  rows: readonly CurrentRow[],
+  spec: TransitionSpec<CurrentRow>,
   state: EndedTransfer['state'],
 ) {
   const list = endedIn.get(trx) ?? []
   endedIn.set(trx, list)
-  for (const r of rows as (ChangedRow & { created_at: number; failure_class: string | null })[]) {
+  for (const r of rows) {
     list.push({
       id: r.id,
       user: r.user,
@@ -236,11 +252,105 @@ function noteEnded(
   }
 }
 
+/** A value an update sets as it is (not an SQL expression): what the changed row then holds. */
+function isPlain(v: unknown): boolean {
+  return v === null || typeof v !== 'object'
+}
+
+/** `rows` after the update: `set`'s plain values, the new state, publication following the transfer. */
+function afterUpdate<R extends CurrentRow>(
+  rows: readonly R[],
+  set: TransferUpdate,
+  to: TransferState,
+  now: number,
+): R[] {
+  const plain = Object.entries(set).filter(([, v]) => isPlain(v))
+  const unpublished = to === 'FAILED' || to === 'KILLED'
+  return rows.map((row) => {
+    const after = { ...row, state: to, updated_at: now } as unknown as Record<string, unknown>
+    for (const [k, v] of plain) after[k] = v
+    if (unpublished && row.publication_state === 'PENDING') after.publication_state = 'NOT_REQUIRED'
+    return after as unknown as R
+  })
+}
+
+/** The guarded update of one transition, before its id condition. */
+function guardedUpdate(trx: Trx, spec: TransitionSpec<CurrentRow>, to: TransferState) {
+  let q = trx
+    .updateTable('transfers')
+    .set((eb) => ({
+      ...publicationFollows(spec.event, to),
+      ...(typeof spec.set === 'function' ? spec.set(eb) : spec.set),
+      state: to,
+      updated_at: spec.now,
+    }))
+    .where('state', '=', spec.from)
+  if (spec.engineJobId !== undefined) q = q.where('engine_job_id', '=', spec.engineJobId)
+  return q
+}
+
+/** Stands for the id in a statement compiled once and run for each row. */
+const ID_SLOT = '\u0000id'
+
+/**
+ * The ids of `spec.current` rows the guarded update changed. In process (SQLite), one statement run row by row;
+ * on PostgreSQL one statement per 500 rows that returns only the ids (a round trip per row would cost more).
+ */
+async function updateCurrent(
+  trx: Trx,
+  spec: TransitionSpec<CurrentRow>,
+  to: TransferState,
+): Promise<Set<string>> {
+  const changed = new Set<string>()
+  if (runsInProcess(trx)) {
+    const compiled = guardedUpdate(trx, spec, to).where('id', '=', ID_SLOT).compile()
+    const slot = compiled.parameters.length - 1
+    if (compiled.parameters[slot] !== ID_SLOT) throw new Error('transition: the id is not the last parameter')
+    const runs = await runRowBatch(
+      trx,
+      compiled,
+      spec.ids.map((id) => compiled.parameters.with(slot, id)),
+    )
+    for (const [i, r] of runs.entries()) if (r.changes === 1) changed.add(spec.ids[i]!)
+    return changed
+  }
+  for (const ids of chunk(spec.ids, 500)) {
+    const rows = await guardedUpdate(trx, spec, to).where('id', 'in', ids).returning('id').execute()
+    for (const r of rows) changed.add(r.id)
+  }
+  return changed
+}
+
+/** The changed rows, returned by the update itself (the caller did not read them). */
+async function updateReturning(
+  trx: Trx,
+  spec: TransitionSpec<CurrentRow>,
+  to: TransferState,
+  ending: boolean,
+  full: boolean,
+): Promise<CurrentRow[]> {
+  const changed: CurrentRow[] = []
+  for (const ids of chunk(spec.ids, 500)) {
+    const q = guardedUpdate(trx, spec, to).where('id', 'in', ids)
+    // `full` returns whole rows for callers that need the records (saves a second read)
+    const rows = full
+      ? await q.returningAll().execute()
+      : await q.returning(ending ? ENDED_COLUMNS : RETURNED_COLUMNS).execute()
+    changed.push(...(rows as CurrentRow[]))
+  }
+  return changed
+}
+
 /**
  * The one way a record changes state (invariant 1): an update guarded by the expected current state,
  * with its history rows and rollup changes, inside the caller's transaction. Returns the rows changed;
  * ids missing from the result were taken by someone else.
  */
+export async function transition<R extends CurrentRow>(
+  trx: Trx,
+  spec: TransitionSpec<R> & { current: ReadonlyMap<string, R> },
+  deltas?: CountDeltas,
+): Promise<R[]>
 export async function transition(trx: Trx, spec: TransitionSpec, deltas?: CountDeltas): Promise<ChangedRow[]>
 export async function transition(
   trx: Trx,
@@ -250,7 +360,7 @@ export async function transition(
 ): Promise<TransferRow[]>
 export async function transition(
   trx: Trx,
-  spec: TransitionSpec,
+  spec: TransitionSpec<CurrentRow>,
   deltas?: CountDeltas,
   full?: 'full',
 ): Promise<ChangedRow[] | TransferRow[]> {
@@ -260,25 +370,15 @@ export async function transition(
   const to = TRANSITIONS[spec.event].to as TransferState
   // entering a terminal state: two more columns for EndedTransfer (the rest of the time, none)
   const ending = isTerminal(to) && !isTerminal(spec.from)
-  const changed: ChangedRow[] = []
-  for (const ids of chunk(spec.ids, 500)) {
-    let q = trx
-      .updateTable('transfers')
-      .set((eb) => ({
-        ...publicationFollows(spec.event, to),
-        ...(typeof spec.set === 'function' ? spec.set(eb) : spec.set),
-        state: to,
-        updated_at: spec.now,
-      }))
-      .where('id', 'in', ids)
-      .where('state', '=', spec.from)
-    if (spec.engineJobId !== undefined) q = q.where('engine_job_id', '=', spec.engineJobId)
-    // `full` returns whole rows for callers that need the records (saves a second read)
-    const rows = full
-      ? await q.returningAll().execute()
-      : await q.returning(ending ? ENDED_COLUMNS : RETURNED_COLUMNS).execute()
-    changed.push(...(rows as ChangedRow[]))
-  }
+  let changed: CurrentRow[]
+  if (spec.current) {
+    const { current, set } = spec
+    if (typeof set === 'function' || spec.event === 'userRetry')
+      throw new Error(`transition ${spec.event}: rows read beforehand need a plain set, not an expression`)
+    const ids = await updateCurrent(trx, spec, to)
+    const rows = spec.ids.filter((id) => ids.has(id)).map((id) => current.get(id)!)
+    changed = afterUpdate(rows, set ?? {}, to, spec.now)
+  } else changed = await updateReturning(trx, spec, to, ending, full === 'full')
   if (changed.length === 0) return changed
   if (ending) noteEnded(trx, changed, spec, to as EndedTransfer['state'])
   await insertHistory(

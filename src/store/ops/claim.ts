@@ -1,3 +1,4 @@
+import { sql } from 'kysely'
 import { batchSid } from '../../domain/ids.js'
 import { IN_FLIGHT_STATES } from '../../domain/states.js'
 import type { TransferRecord } from '../../domain/transfer.js'
@@ -45,21 +46,22 @@ export async function inFlightOnLink(trx: Trx, source: string, destination: stri
 /**
  * NEW → SUBMITTING for up to `limit` files of one queue, never past the link's limit, in engine jobs of at
  * most `maxFilesPerJob`. Each job's deterministic id is stored with its files before any engine call
- * (invariant 2: mark before call).
+ * (invariant 2: mark before call). The caller holds the link's lock and applies `deltas`.
  */
-export async function claimForSubmission(
+async function claimQueue(
   trx: Trx,
   dialect: DialectOps,
   spec: ClaimSpec,
+  inFlight: number,
+  deltas: CountDeltas,
 ): Promise<ClaimedJob[]> {
-  await dialect.lockKey(trx, `link:${linkKey(spec.source, spec.destination)}`)
-  const inFlight = await inFlightOnLink(trx, spec.source, spec.destination)
   const take = Math.min(spec.limit, spec.maxActive - inFlight)
   if (take <= 0) return []
 
+  // whole rows: the engine needs the records, and the transition then needs no RETURNING
   let q = trx
     .selectFrom('transfers')
-    .select(['id', 'attempt', 'submissions'])
+    .selectAll()
     .where('state', '=', 'NEW')
     .where('source', '=', spec.source)
     .where('destination', '=', spec.destination)
@@ -74,7 +76,6 @@ export async function claimForSubmission(
   const candidates = await q.execute()
   if (candidates.length === 0) return []
 
-  const deltas: CountDeltas = new Map()
   const jobs: ClaimedJob[] = []
   for (const batch of chunk(candidates, spec.maxFilesPerJob)) {
     const sid = batchSid(
@@ -87,21 +88,21 @@ export async function claimForSubmission(
         event: 'claim',
         from: 'NEW',
         ids: batch.map((c) => c.id),
-        set: (eb) => ({
-          submissions: eb('submissions', '+', 1),
+        current: new Map(batch.map((c) => [c.id, c])),
+        set: {
+          submissions: sql<number>`submissions + 1`,
           engine: spec.engine,
           engine_job_id: jobId,
           engine_file_id: null,
           agent_id: spec.agentId,
           hold_reason: null,
           method: null,
-        }),
+        },
         reason: `claimed for engine job ${jobId}`,
         actor: spec.agentId,
         now: spec.now,
       },
       deltas,
-      'full',
     )
     if (changed.length === 0) continue
     await trx
@@ -126,19 +127,54 @@ export async function claimForSubmission(
         cancel_sent_at: null,
       })
       .execute()
-    jobs.push({ jobId, transfers: changed.map(toRecord) })
+    // the submissions count was raised by the statement: the record says so too
+    jobs.push({
+      jobId,
+      transfers: changed.map((r) => toRecord({ ...r, submissions: Number(r.submissions) + 1 })),
+    })
+  }
+  return jobs
+}
+
+/**
+ * The claims of one submitter cycle, in one transaction: a commit per queue would cost more than the claims.
+ * Links are locked in key order, so agents claiming on several links never wait on each other in a cycle.
+ */
+export async function claimForSubmissionMany(
+  trx: Trx,
+  dialect: DialectOps,
+  specs: readonly ClaimSpec[],
+): Promise<ClaimedJob[][]> {
+  const deltas: CountDeltas = new Map()
+  // files in flight per link: read once under the lock, then counted up here (the rollup changes at the end)
+  const inFlight = new Map<string, number>()
+  const links = new Map(specs.map((s) => [linkKey(s.source, s.destination), s]))
+  for (const [link, { source, destination }] of [...links].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    await dialect.lockKey(trx, `link:${link}`)
+    inFlight.set(link, await inFlightOnLink(trx, source, destination))
+  }
+  const out: ClaimedJob[][] = []
+  for (const spec of specs) {
+    const link = linkKey(spec.source, spec.destination)
+    const jobs = await claimQueue(trx, dialect, spec, inFlight.get(link)!, deltas)
+    inFlight.set(link, inFlight.get(link)! + jobs.reduce((n, j) => n + j.transfers.length, 0))
+    out.push(jobs)
   }
   await applyCountDeltas(trx, deltas)
-  return jobs
+  return out
 }
 
 /** The store's door for the submitter's claim. */
 export interface ClaimOps {
   claimForSubmission(spec: ClaimSpec): Promise<ClaimedJob[]>
+  /** several queues' claims in one transaction (a submitter cycle); the jobs of each spec, in order */
+  claimForSubmissions(specs: readonly ClaimSpec[]): Promise<ClaimedJob[][]>
 }
 
 export function claimOps(s: StoreContext): ClaimOps {
   return {
-    claimForSubmission: (spec) => s.tx((trx) => claimForSubmission(trx, s.dialect, spec)),
+    claimForSubmission: async (spec) =>
+      (await s.tx((trx) => claimForSubmissionMany(trx, s.dialect, [spec])))[0]!,
+    claimForSubmissions: (specs) => s.tx((trx) => claimForSubmissionMany(trx, s.dialect, specs)),
   }
 }

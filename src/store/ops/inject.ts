@@ -7,6 +7,7 @@ import type { TransferRequest } from '../../domain/transfer.js'
 import { payloadDifferences, type TransferRecord } from '../../domain/transfer.js'
 import type { StoreContext } from '../context.js'
 import { chunk, type DialectOps, type Trx } from '../dialect.js'
+import { insertRowByRow, runsInProcess } from '../row-batch.js'
 import { payloadColumns, requestOf, toRecord } from '../rows.js'
 import type { TransfersTable } from '../schema.js'
 import {
@@ -187,11 +188,7 @@ export async function inject(
     results.push(conflict(id, diff, `the stored transfer (jobRetry ${existing.jobRetry})`))
   }
 
-  for (const rows of chunk([...inserts.values()], 400)) {
-    for (const r of await trx.insertInto('transfers').values(rows).returning(['seq', 'id']).execute()) {
-      seqs.set(r.id, Number(r.seq))
-    }
-  }
+  await insertTransfers(trx, [...inserts.values()], seqs)
   for (const c of created) {
     const row = { ...c, seq: seqs.get(c.id)! }
     history.push({ transfer: row, from: null, to: 'NEW', reason: `injected by ${actor}` })
@@ -200,6 +197,26 @@ export async function inject(
   await insertHistory(trx, history, actor, now)
   await applyCountDeltas(trx, deltas)
   return results
+}
+
+/** Inserts new rows and notes their sequence numbers. */
+async function insertTransfers(
+  trx: Trx,
+  rows: readonly Insertable<TransfersTable>[],
+  seqs: Map<string, number>,
+) {
+  if (rows.length === 0) return
+  if (runsInProcess(trx)) {
+    // one prepared insert run row by row; seq is the rowid
+    const runs = await insertRowByRow(trx, rows, (row) => trx.insertInto('transfers').values(row).compile())
+    for (const [i, r] of runs.entries()) seqs.set(rows[i]!.id, r.insertId)
+    return
+  }
+  for (const part of chunk(rows, 400)) {
+    for (const r of await trx.insertInto('transfers').values(part).returning(['seq', 'id']).execute()) {
+      seqs.set(r.id, Number(r.seq))
+    }
+  }
 }
 
 function rowRequest(row: Insertable<TransfersTable>) {

@@ -5,10 +5,17 @@ import { decideAfterFailure } from '../../domain/retry-policy.js'
 import { TRANSITIONS, type TransferState } from '../../domain/states.js'
 import type { StoreContext, StorePolicy } from '../context.js'
 import { chunk, type Trx } from '../dialect.js'
-import { applyCountDeltas, type CountDeltas, type TransferUpdate, transition } from '../transition.js'
+import {
+  applyCountDeltas,
+  type CountDeltas,
+  CURRENT_COLUMNS,
+  type CurrentRow,
+  type TransferUpdate,
+  transition,
+} from '../transition.js'
 import { cleanupOnEnd } from './cleanup-schedule.js'
 import { type FinishedTally, recordFinished, tallyFinished } from './finished-buckets.js'
-import { closeJobIfDone, markSubmittedIds } from './submission.js'
+import { closeJobIfDone, markSubmittedRows } from './submission.js'
 import { enqueueTerminalNotifications } from './webhook-outbox.js'
 
 export interface OutcomePolicy {
@@ -30,13 +37,9 @@ export interface OutcomeSummary {
   terminal: { id: string; state: TransferState }[]
 }
 
-interface Current {
-  id: string
+/** A record as the outcomes' transaction read it: what the plans decide by, and what the transitions need. */
+interface Current extends CurrentRow {
   state: string
-  attempt: number
-  engine_job_id: string | null
-  user: string
-  destination: string
   supersede_pending: number
   max_attempts: number
   agent_id: string | null
@@ -240,24 +243,14 @@ export async function recordOutcomes(
   for (const ids of chunk([...new Set(outcomes.map((o) => o.transferId))], 500)) {
     const rows = await trx
       .selectFrom('transfers')
-      .select([
-        'id',
-        'state',
-        'attempt',
-        'max_attempts',
-        'engine_job_id',
-        'user',
-        'destination',
-        'supersede_pending',
-        'agent_id',
-      ])
+      .select([...CURRENT_COLUMNS, 'state', 'max_attempts', 'supersede_pending', 'agent_id'])
       .where('id', 'in', ids)
       .execute()
     for (const r of rows) current.set(r.id, r)
   }
 
   // an outcome for a file still SUBMITTING proves the engine took its job: record that first
-  const early = new Map<string, string[]>()
+  const early = new Map<string, Current[]>()
   for (const o of outcomes) {
     const row = current.get(o.transferId)
     const held = policy.holder === undefined || row?.agent_id === policy.holder
@@ -265,14 +258,15 @@ export async function recordOutcomes(
       held &&
       row?.state === 'SUBMITTING' &&
       row.engine_job_id === o.jobId &&
-      Number(row.attempt) === o.attempt
+      Number(row.attempt) === o.attempt &&
+      !early.get(o.jobId)?.includes(row)
     ) {
-      early.set(o.jobId, [...(early.get(o.jobId) ?? []), o.transferId])
+      early.set(o.jobId, [...(early.get(o.jobId) ?? []), row])
     }
   }
-  for (const [jobId, ids] of early) {
-    await markSubmittedIds(trx, jobId, ids, policy.now, policy.actor)
-    for (const id of ids) current.get(id)!.state = 'SUBMITTED'
+  for (const [jobId, rows] of early) {
+    await markSubmittedRows(trx, jobId, rows, policy.now, policy.actor)
+    for (const row of rows) row.state = 'SUBMITTED'
   }
 
   const batches = new Map<string, { plan: Planned; ids: string[]; jobId: string }>()
@@ -312,6 +306,7 @@ export async function recordOutcomes(
         event: p.event,
         from: p.from,
         ids,
+        current,
         engineJobId: jobId,
         set: p.set,
         reason: p.reason,

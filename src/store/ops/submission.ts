@@ -1,7 +1,13 @@
 import type { FailureClass } from '../../domain/failures.js'
 import type { StoreContext, StorePolicy } from '../context.js'
 import type { Trx } from '../dialect.js'
-import { applyCountDeltas, type CountDeltas, transition } from '../transition.js'
+import {
+  applyCountDeltas,
+  type CountDeltas,
+  CURRENT_COLUMNS,
+  type CurrentRow,
+  transition,
+} from '../transition.js'
 import { cleanupOnEnd } from './cleanup-schedule.js'
 import { type FinishedTally, recordFinished, tallyFinished } from './finished-buckets.js'
 import { enqueueTerminalNotifications } from './webhook-outbox.js'
@@ -17,13 +23,13 @@ async function membersIn(trx: Trx, jobId: string, state: string): Promise<string
 }
 
 /**
- * SUBMITTING → SUBMITTED for some files of a job the engine has accepted. With `deltas`, the rollup changes
- * are left for the caller to apply (once, in key order, for several jobs).
+ * SUBMITTING → SUBMITTED for some files of a job the engine has accepted (`rows` as this transaction read them).
+ * With `deltas`, the rollup changes are left for the caller to apply (once, in key order, for several jobs).
  */
-export async function markSubmittedIds(
+export async function markSubmittedRows(
   trx: Trx,
   jobId: string,
-  ids: string[],
+  rows: readonly CurrentRow[],
   now: number,
   actor: string,
   deltas?: CountDeltas,
@@ -33,7 +39,8 @@ export async function markSubmittedIds(
     {
       event: 'submitted',
       from: 'SUBMITTING',
-      ids,
+      ids: rows.map((r) => r.id),
+      current: new Map(rows.map((r) => [r.id, r])),
       engineJobId: jobId,
       set: { submitted_at: now },
       reason: `accepted by the engine as job ${jobId}`,
@@ -59,9 +66,15 @@ export async function markSubmitted(
   actor: string,
   deltas?: CountDeltas,
 ) {
-  const ids = await membersIn(trx, jobId, 'SUBMITTING')
-  const submitted = await markSubmittedIds(trx, jobId, ids, now, actor, deltas)
-  const killing = await membersIn(trx, jobId, 'KILLING')
+  const rows = await trx
+    .selectFrom('transfers')
+    .select([...CURRENT_COLUMNS, 'state'])
+    .where('engine_job_id', '=', jobId)
+    .where('state', 'in', ['SUBMITTING', 'KILLING'])
+    .execute()
+  const submitting = rows.filter((r) => r.state === 'SUBMITTING')
+  const submitted = await markSubmittedRows(trx, jobId, submitting, now, actor, deltas)
+  const killing = rows.filter((r) => r.state === 'KILLING').map((r) => r.id)
   return { submitted, killing }
 }
 

@@ -10,6 +10,7 @@ import {
   SqliteIntrospector,
   SqliteQueryCompiler,
 } from 'kysely'
+import { isRowBatch } from '../row-batch.js'
 
 /**
  * better-sqlite3 12's native objects must never be garbage-collected on Node 24 and later. Their node::ObjectWrap
@@ -50,6 +51,13 @@ class CachedConnection implements DatabaseConnection {
 
   async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
     const stmt = this.prepare(compiled.sql)
+    if (isRowBatch(compiled)) {
+      const rows = compiled.rowBatch.map((p) => {
+        const r = stmt.run(p as unknown[])
+        return { changes: r.changes, insertId: Number(r.lastInsertRowid) }
+      })
+      return { rows: rows as R[] }
+    }
     const params = compiled.parameters as unknown[]
     if (stmt.reader) return { rows: stmt.all(params) as R[] }
     const { changes, lastInsertRowid } = stmt.run(params)
