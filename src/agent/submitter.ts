@@ -12,6 +12,10 @@ import type { Hold } from '../store/ops/holds.js'
 import type { WaitingQueue } from '../store/ops/queue-reads.js'
 import type { LoopContext } from './context.js'
 import { type HandOverStore, JobHandOver } from './hand-over.js'
+import { type Admission, QuotaAdmission, type QuotaStore } from './quota-admission.js'
+
+/** A queue's claim for this cycle, with its quota admission where its destination has one. */
+type Wanted = { spec: ClaimSpec; engine: TransferEngine; admission?: Admission }
 
 function queueKey(q: { user: string; group: string | null; role: string | null }): string {
   return `${q.user}\0${q.group ?? ''}\0${q.role ?? ''}`
@@ -48,6 +52,7 @@ export class Submitter {
   private readonly fairShare = new Map<string, FairShareState>()
   stopping = false
   private readonly jobs: JobHandOver
+  private readonly quota: QuotaAdmission
 
   constructor(
     private readonly ctx: LoopContext<
@@ -59,9 +64,11 @@ export class Submitter {
       | 'linkSettings'
       | 'userWeights'
       | 'waitingQueues'
+      | keyof QuotaStore
     >,
   ) {
     this.jobs = new JobHandOver(ctx)
+    this.quota = new QuotaAdmission(ctx)
   }
 
   async run(): Promise<number> {
@@ -86,7 +93,7 @@ export class Submitter {
 
     /** users held during this cycle (a credential problem found by jobIdFactory) */
     const heldNow = new Set<string>()
-    const wanted: { spec: ClaimSpec; engine: TransferEngine }[] = []
+    const wanted: Wanted[] = []
     for (const [link, linkQueues] of byLink) {
       if (this.stopping) break
       const { source, destination } = linkQueues[0]!
@@ -111,6 +118,8 @@ export class Submitter {
       for (const q of linkQueues) {
         const n = shares.get(queueKey(q)) ?? 0
         if (n <= 0 || heldNow.has(q.user)) continue
+        const admission = await this.quota.admit(q, now)
+        if (!(await this.admitted(q, admission, now))) continue
         let jobIdFor: (sid: string) => string
         try {
           jobIdFor = await engine.jobIdFactory({ ...q })
@@ -126,7 +135,9 @@ export class Submitter {
         }
         wanted.push({
           engine,
+          admission,
           spec: {
+            ...(admission.kind === 'budget' ? { maxBytes: admission.maxBytes } : {}),
             ...q,
             limit: n,
             maxActive,
@@ -147,9 +158,7 @@ export class Submitter {
    * cost more than the claims; the bound keeps one transaction, and the wait for the first submit, short), and
    * hands each job to its engine as soon as its transaction committed.
    */
-  private async claimAndSubmit(
-    wanted: readonly { spec: ClaimSpec; engine: TransferEngine }[],
-  ): Promise<number> {
+  private async claimAndSubmit(wanted: readonly Wanted[]): Promise<number> {
     let claimedFiles = 0
     const submissions: Promise<void>[] = []
     let submitError: { e: unknown } | undefined
@@ -157,7 +166,8 @@ export class Submitter {
       if (this.stopping) break
       const claimed = await this.ctx.store.claimForSubmissions(group.map((w) => w.spec))
       for (const [i, jobs] of claimed.entries()) {
-        const { engine, spec } = group[i]!
+        const { engine, spec, admission } = group[i]!
+        if (admission) await this.settleQuota(spec, admission, jobs)
         for (const job of jobs) {
           claimedFiles += job.transfers.length
           // handled at once: a submit failing while this loop still claims (the store went away) would
@@ -188,6 +198,34 @@ export class Submitter {
     )
     this.ctx.log.warn({ user: e.user, reason: e.reason }, 'user held: no usable credential')
     return true
+  }
+
+  /**
+   * Quota admission before the claim: false when this queue is not claimed now (its storage being asked for
+   * the first time, or no byte of it fits: then held with the numbers).
+   */
+  private async admitted(q: WaitingQueue, a: Admission, now: number): Promise<boolean> {
+    if (a.kind === 'pending') return false
+    if (a.kind === 'budget' && a.maxBytes <= 0) {
+      await this.settleQuota({ ...q, now }, a, [])
+      return false
+    }
+    return true
+  }
+
+  /** Places, renews or releases the queue's quota hold after its claim; a store error only delays that. */
+  private async settleQuota(
+    q: { user: string; destination: string; now: number },
+    a: Admission,
+    jobs: readonly ClaimedJob[],
+  ): Promise<void> {
+    const files = jobs.reduce((n, j) => n + j.transfers.length, 0)
+    await this.quota.settle(q, a, files, q.now).catch((e: unknown) => {
+      this.ctx.log.warn(
+        { user: q.user, site: q.destination, err: (e as Error).message },
+        'quota hold not updated',
+      )
+    })
   }
 
   /** Hands one claimed job to its engine (its id is already stored, SUBMITTING). */

@@ -24,6 +24,11 @@ export interface ClaimSpec {
   now: number
   /** engine job id for a batch's submission id (precomputed context, so it is synchronous) */
   jobIdFor(sid: string): string
+  /**
+   * quota admission: the most bytes this claim takes, with the same transaction's earlier claims of this user
+   * and destination (files in queue order while they fit; the first that does not fit stops it); absent: no limit
+   */
+  maxBytes?: number
 }
 
 export interface ClaimedJob {
@@ -74,10 +79,11 @@ async function claimQueue(
     .limit(take)
   if (dialect.name === 'postgres') q = q.forUpdate().skipLocked()
   const candidates = await q.execute()
-  if (candidates.length === 0) return []
+  const fitting = spec.maxBytes === undefined ? candidates : withinBytes(candidates, spec.maxBytes)
+  if (fitting.length === 0) return []
 
   const jobs: ClaimedJob[] = []
-  for (const batch of chunk(candidates, spec.maxFilesPerJob)) {
+  for (const batch of chunk(fitting, spec.maxFilesPerJob)) {
     const sid = batchSid(
       batch.map((c) => ({ id: c.id, attempt: Number(c.attempt), submissions: Number(c.submissions) + 1 })),
     )
@@ -154,14 +160,46 @@ export async function claimForSubmissionMany(
     inFlight.set(link, await inFlightOnLink(trx, source, destination))
   }
   const out: ClaimedJob[][] = []
+  const bytesTaken = new Map<string, number>()
   for (const spec of specs) {
     const link = linkKey(spec.source, spec.destination)
-    const jobs = await claimQueue(trx, dialect, spec, inFlight.get(link)!, deltas)
+    const budget = `${spec.user}\0${spec.destination}`
+    const jobs = await claimQueue(
+      trx,
+      dialect,
+      withinBudget(spec, bytesTaken.get(budget)),
+      inFlight.get(link)!,
+      deltas,
+    )
     inFlight.set(link, inFlight.get(link)! + jobs.reduce((n, j) => n + j.transfers.length, 0))
+    if (spec.maxBytes !== undefined) bytesTaken.set(budget, (bytesTaken.get(budget) ?? 0) + bytesOf(jobs))
     out.push(jobs)
   }
   await applyCountDeltas(trx, deltas)
   return out
+}
+
+// quota admission (issue 18): a byte budget per user and destination
+
+/** The first rows in queue order whose sizes add up to at most `maxBytes` (a file too big stops the take). */
+function withinBytes<T extends { size: number }>(rows: readonly T[], maxBytes: number): T[] {
+  let total = 0
+  const out: T[] = []
+  for (const r of rows) {
+    total += Number(r.size)
+    if (total > maxBytes) break
+    out.push(r)
+  }
+  return out
+}
+
+/** A spec's byte budget less what the transaction's earlier claims of the same user and destination took. */
+function withinBudget(spec: ClaimSpec, taken = 0): ClaimSpec {
+  return spec.maxBytes === undefined || taken === 0 ? spec : { ...spec, maxBytes: spec.maxBytes - taken }
+}
+
+function bytesOf(jobs: readonly ClaimedJob[]): number {
+  return jobs.reduce((n, j) => n + j.transfers.reduce((m, t) => m + t.size, 0), 0)
 }
 
 /** The store's door for the submitter's claim. */
