@@ -38,20 +38,33 @@ export async function runRowBatch(
 }
 
 /**
- * Inserts `rows` (objects of the same keys in the same order) with one prepared insert run row by row;
- * `compileOne` compiles the insert of one row, whose parameters must be its values in key order.
+ * Inserts `rows` (objects of the same keys in the same order), `perStatement` rows at a time, with one prepared
+ * multi-row insert run for each full group (and one more for the rest); `compileOne` compiles the insert of a
+ * group, whose parameters must be its values in row and key order.
  */
-export async function insertRowByRow<R extends object>(
+export async function insertPrepared<R extends object>(
   trx: Trx,
   rows: readonly R[],
-  compileOne: (row: R) => CompiledQuery,
+  compileOne: (rows: readonly R[]) => CompiledQuery,
+  perStatement = 1,
 ): Promise<RowRun[]> {
   if (rows.length === 0) return []
   const columns = Object.keys(rows[0]!) as (keyof R)[]
-  const valuesOf = (r: R) => columns.map((c) => r[c])
-  const compiled = compileOne(rows[0]!)
-  const first = valuesOf(rows[0]!)
-  if (compiled.parameters.length !== first.length || compiled.parameters.some((p, i) => p !== first[i]))
-    throw new Error(`a row batch needs every value as a parameter, in column order: ${compiled.sql}`)
-  return runRowBatch(trx, compiled, rows.map(valuesOf))
+  const valuesOf = (group: readonly R[]) => group.flatMap((r) => columns.map((c) => r[c]))
+  const runs: RowRun[] = []
+  const whole = rows.length - (rows.length % perStatement)
+  for (const [from, to, size] of [
+    [0, whole, perStatement],
+    [whole, rows.length, rows.length - whole],
+  ] as const) {
+    if (from === to) continue
+    const compiled = compileOne(rows.slice(0, size))
+    const first = valuesOf(rows.slice(0, size))
+    if (compiled.parameters.length !== first.length || compiled.parameters.some((p, i) => p !== first[i]))
+      throw new Error(`a row batch needs every value as a parameter, in column order: ${compiled.sql}`)
+    const groups: (readonly unknown[])[] = []
+    for (let i = from; i < to; i += size) groups.push(valuesOf(rows.slice(i, i + size)))
+    runs.push(...(await runRowBatch(trx, compiled, groups)))
+  }
+  return runs
 }

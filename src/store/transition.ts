@@ -7,7 +7,7 @@ import {
   type TransitionName,
 } from '../domain/states.js'
 import { chunk, type Trx } from './dialect.js'
-import { insertRowByRow, runRowBatch, runsInProcess } from './row-batch.js'
+import { insertPrepared, runRowBatch, runsInProcess } from './row-batch.js'
 import type { TransferRow } from './rows.js'
 import type { Database } from './schema.js'
 import { applyTaskDeltas } from './task-rollup.js'
@@ -198,7 +198,17 @@ export async function insertHistory(trx: Trx, rows: readonly HistoryRow[], actor
     publication: h.transfer.publication_state,
   }))
   if (runsInProcess(trx)) {
-    await insertRowByRow(trx, values, (row) => trx.insertInto('events').values(row).compile())
+    // a 100-row insert compiled once and run for each group: the statement's speed without building each one
+    await insertPrepared(
+      trx,
+      values,
+      (rows) =>
+        trx
+          .insertInto('events')
+          .values([...rows])
+          .compile(),
+      100,
+    )
     return
   }
   for (const part of chunk(values, 500)) await trx.insertInto('events').values(part).execute()

@@ -7,7 +7,7 @@ import type { TransferRequest } from '../../domain/transfer.js'
 import { payloadDifferences, type TransferRecord } from '../../domain/transfer.js'
 import type { StoreContext } from '../context.js'
 import { chunk, type DialectOps, type Trx } from '../dialect.js'
-import { insertRowByRow, runsInProcess } from '../row-batch.js'
+import { insertPrepared, runsInProcess } from '../row-batch.js'
 import { payloadColumns, requestOf, toRecord } from '../rows.js'
 import type { TransfersTable } from '../schema.js'
 import {
@@ -208,7 +208,12 @@ async function insertTransfers(
   if (rows.length === 0) return
   if (runsInProcess(trx)) {
     // one prepared insert run row by row; seq is the rowid
-    const runs = await insertRowByRow(trx, rows, (row) => trx.insertInto('transfers').values(row).compile())
+    const runs = await insertPrepared(trx, rows, (rows) =>
+      trx
+        .insertInto('transfers')
+        .values([...rows])
+        .compile(),
+    )
     for (const [i, r] of runs.entries()) seqs.set(rows[i]!.id, r.insertId)
     return
   }
