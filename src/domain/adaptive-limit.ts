@@ -48,6 +48,8 @@ export interface AdaptiveState {
   ceilingTtl: number
   /** probes in a row that did not pay (the ceiling's lifetime doubles with each) */
   failedProbes: number
+  /** intervals with too few copies to judge, added up until there are enough (absent: none) */
+  pending?: Omit<LinkMeasurement, 'active' | 'queued'>
 }
 
 export interface AdaptiveDecision {
@@ -60,6 +62,8 @@ export interface AdaptiveDecision {
 }
 
 export interface AdaptiveTuning {
+  /** copies that must have ended before an interval is judged (fewer: added to the next interval's) */
+  minSamples: number
   /** intervals held at a limit before probing above it */
   probeAfter: number
   /** a probe is kept when bytes/s grew by at least this share of the step's relative size ... */
@@ -81,6 +85,7 @@ export interface AdaptiveTuning {
 }
 
 export const DEFAULT_TUNING: AdaptiveTuning = {
+  minSamples: 12,
   probeAfter: 3,
   gainShare: 0.4,
   minGain: 0.03,
@@ -120,10 +125,21 @@ function rate(n: number): string {
 /** The next state and the decision for one interval's measurements. */
 export function decideLimit(
   state: AdaptiveState,
-  m: LinkMeasurement,
+  interval: LinkMeasurement,
   bounds: AdaptiveBounds,
   tuning: AdaptiveTuning = DEFAULT_TUNING,
 ): { state: AdaptiveState; decision: AdaptiveDecision } {
+  // a slow link's interval holds a handful of copies: too few to tell a trend from noise, so add them up
+  const p = state.pending
+  const m: LinkMeasurement = p
+    ? {
+        ...interval,
+        intervalMs: p.intervalMs + interval.intervalMs,
+        doneFiles: p.doneFiles + interval.doneFiles,
+        doneBytes: p.doneBytes + interval.doneBytes,
+        transientFailures: p.transientFailures + interval.transientFailures,
+      }
+    : interval
   const throughput = m.intervalMs > 0 ? m.doneBytes / (m.intervalMs / 1000) : 0
   const ended = m.doneFiles + m.transientFailures
   const failureRate = ended > 0 ? m.transientFailures / ended : 0
@@ -133,7 +149,8 @@ export function decideLimit(
     transientFailures: m.transientFailures,
     failureRate: Math.round(failureRate * 1000) / 1000,
   }
-  const s: AdaptiveState = { ...state }
+  const { pending: _pending, ...rest } = state
+  const s: AdaptiveState = rest
   const from = state.limit
   const hold = (reason: string) => ({
     state: s,
@@ -203,6 +220,16 @@ export function decideLimit(
   if (m.queued === 0 && m.active < from) {
     tickCeiling()
     return hold(`no backlog (${m.active} active, none queued): the limit is not what holds the link back`)
+  }
+
+  if (m.doneFiles + m.transientFailures < tuning.minSamples) {
+    s.pending = {
+      intervalMs: m.intervalMs,
+      doneFiles: m.doneFiles,
+      doneBytes: m.doneBytes,
+      transientFailures: m.transientFailures,
+    }
+    return hold(`${ended} copies ended so far: waiting for ${tuning.minSamples} to judge`)
   }
 
   if (s.reference === null) {

@@ -172,6 +172,23 @@ describe('adaptive link limit decisions', () => {
     expect(second.decision).toMatchObject({ action: 'lower', to: 17 })
   })
 
+  it('adds up intervals with too few copies until there are enough to judge', () => {
+    const few = m({ doneFiles: 5, doneBytes: 5 * MiB })
+    const first = decideLimit(initialAdaptiveState(20), few, bounds)
+    expect(first.decision).toMatchObject({ action: 'hold' })
+    expect(first.decision.reason).toMatch(/5 copies ended so far: waiting for 12/)
+    const second = decideLimit(first.state, few, bounds)
+    expect(second.decision.reason).toMatch(/10 copies ended so far/)
+    const third = decideLimit(second.state, few, bounds)
+    // 15 copies over three minutes: judged as one interval
+    expect(third.decision).toMatchObject({ action: 'raise', from: 20, to: 25 })
+    expect(third.decision.measurements).toMatchObject({
+      doneFiles: 15,
+      throughput: Math.round((15 * MiB) / 180),
+    })
+    expect(third.state.pending).toBeUndefined()
+  })
+
   it('brings a limit outside changed bounds back inside them', () => {
     const { decision } = decideLimit(initialAdaptiveState(80), m({}), bounds)
     expect(decision).toMatchObject({ action: 'lower', to: 50 })

@@ -37,13 +37,20 @@ describe('link tuner', () => {
     await tuner.run()
     expect(await lab.store.linkDecisions('A->B', 10)).toEqual([])
 
+    // 4 copies are too few to judge: they are added to the next minutes' until there are 12
+    await minuteOf(4, 'done')
+    await tuner.run()
+    expect(await limitOf()).toBe(4)
+    expect(await lab.store.linkDecisions('A->B', 10)).toEqual([])
+    await minuteOf(4, 'done')
+    await tuner.run()
     await minuteOf(4, 'done')
     await tuner.run()
     expect(await limitOf()).toBe(5)
     const [d] = await lab.store.linkDecisions('A->B', 10)
     expect(d).toMatchObject({ link: 'A->B', from: 4, to: 5, at: lab.clock.now() })
     expect(d!.reason).toMatch(/first measurement .* at 4: probing higher/)
-    expect(d!.measurements).toMatchObject({ doneFiles: 4, transientFailures: 0 })
+    expect(d!.measurements).toMatchObject({ doneFiles: 12, transientFailures: 0 })
     expect(lab.wakes).toContain('submitter')
   })
 
@@ -76,8 +83,10 @@ describe('link tuner', () => {
 
     await lab.store.setLinkSetting('A->B', { maxActive: null }, 'ops', lab.clock.now())
     expect(await limitOf()).toBe(4)
-    await minuteOf(4, 'done')
-    await tuner.run()
+    for (let i = 0; i < 3; i++) {
+      await minuteOf(4, 'done')
+      await tuner.run()
+    }
     expect(await limitOf()).toBe(5)
   })
 
