@@ -5,6 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { LinkTuner } from '../../../src/agent/link-tuner.js'
+import { Submitter } from '../../../src/agent/submitter.js'
 import { effectiveLink } from '../../../src/reports/link-limits.js'
 import { type LoopLab, makeLoopLab } from '../../support/loop-lab.js'
 
@@ -88,6 +89,26 @@ describe('link tuner', () => {
       await tuner.run()
     }
     expect(await limitOf()).toBe(5)
+  })
+
+  it("is the limit the submitter schedules by: startActive, the tuner's, then an operator's pin", async () => {
+    lab = await makeLoopLab({
+      config: { links: { 'A->B': { adaptive: true, startActive: 3, minActive: 2, maxActive: 40 } } },
+    })
+    await lab.inject(30)
+    const submitter = new Submitter(lab.ctx)
+    expect(await submitter.run()).toBe(3)
+    expect(await submitter.run()).toBe(0)
+    await lab.store.recordLinkTuning({
+      link: 'A->B',
+      limit: 7,
+      state: '{}',
+      now: lab.clock.now(),
+      decision: null,
+    })
+    expect(await submitter.run()).toBe(4)
+    await lab.store.setLinkSetting('A->B', { maxActive: 9 }, 'ops', lab.clock.now())
+    expect(await submitter.run()).toBe(2)
   })
 
   it('never touches fixed links', async () => {
