@@ -3,6 +3,8 @@
  * outputs are injected. What fits is submitted; the rest waits under a `quota` hold whose reason (what `aso
  * explain` shows) has the bytes waiting, the bytes free and where that figure came from (statfs); no attempt
  * fails with a quota error. Deleting the delivered files frees the disk, and the rest moves, until all are DONE.
+ * The same on root:// (the built-in engine's xrdcp copies between two real XRootD servers, the destination's
+ * user area a 3 MiB tmpfs in the server's own mount namespace, free space by `xrdfs spaceinfo`).
  * The tmpfs is mounted for the test (root, as `npm test` runs in CI; scripts/in-netns.sh gives a network
  * namespace, not a mount namespace, so it is unmounted lazily at the end).
  */
@@ -14,8 +16,11 @@ import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { TransferRecord } from '../../src/domain/transfer.js'
 import { explainTransfer } from '../../src/reports/explain.js'
+import { rootList, rootRemove } from '../../src/storage/xroot/root-protocol.js'
 import { startTestAgent, type TestAgent } from '../support/agent.js'
-import { makeFileLab } from '../support/file-sites.js'
+import { makeFileLab, testBytes } from '../support/file-sites.js'
+import { requireXrootd, startXrootdSite, type XrootdSite } from '../support/xrootd.js'
+import { outputRequest, stageOutput, writeXrootdConfig } from '../support/xrootd-lab.js'
 
 const run = promisify(execFile)
 const FILES = 10
@@ -26,6 +31,9 @@ let dir = ''
 let disk = ''
 let mountError: string | null = null
 let agent: TestAgent | undefined
+let xAgent: TestAgent | undefined
+let xSites: XrootdSite[] = []
+let xBase = ''
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'aso-admission-'))
@@ -40,6 +48,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await agent?.stop()
+  await xAgent?.stop()
+  await Promise.all(xSites.map((x) => x.stop()))
+  if (xBase) await rm(xBase, { recursive: true, force: true })
   if (!mountError) await run('umount', ['-l', disk]).catch(() => undefined)
   await rm(dir, { recursive: true, force: true })
 })
@@ -75,13 +86,15 @@ describe('quota admission on a small tmpfs destination', () => {
     const records = async () => (await a.store.getMany(ids)) as TransferRecord[]
     const quotaHold = async () =>
       (await a.store.activeHolds(Date.now())).find((h) => h.class === 'quota' && h.site === 'SITE_B')
+    /** nothing in flight: every file delivered or waiting */
+    const settled = async () => (await records()).every((r) => r.state === 'DONE' || r.state === 'NEW')
+    const doneCount = async () => (await records()).filter((r) => r.state === 'DONE').length
 
     // round 1: four files fit the 4 MiB disk, the other six wait under a quota hold
     await a.waitFor(
-      async () =>
-        (await quotaHold()) !== undefined && (await records()).filter((r) => r.state === 'DONE').length > 0,
+      async () => (await quotaHold()) !== undefined && (await settled()) && (await doneCount()) > 0,
       30_000,
-      'some files DONE and a quota hold on the rest',
+      'some files DONE, none in flight, and a quota hold on the rest',
     )
     const firstDone = (await records()).filter((r) => r.state === 'DONE')
     expect(firstDone.length).toBe(4)
@@ -108,9 +121,8 @@ describe('quota admission on a small tmpfs destination', () => {
       for (const f of await delivered()) await rm(f)
       await a.waitFor(
         async () => {
-          const now = await records()
-          const n = now.filter((r) => r.state === 'DONE').length
-          return n === FILES || (n > done && (await quotaHold()) !== undefined)
+          const n = await doneCount()
+          return n === FILES || (n > done && (await settled()) && (await quotaHold()) !== undefined)
         },
         30_000,
         `more files DONE after freeing space (round ${round + 1})`,
@@ -132,4 +144,68 @@ describe('quota admission on a small tmpfs destination', () => {
     // room again: the hold is gone
     expect(await quotaHold()).toBeUndefined()
   }, 90_000)
+})
+
+describe('quota admission on an XRootD destination whose user area is a small tmpfs', () => {
+  it('asks xrdfs spaceinfo: what fits goes, the rest waits held, and moves once files are removed', async (t) => {
+    if (mountError) return t.skip(`cannot mount a small tmpfs (${mountError}): run as root`)
+    requireXrootd()
+    // its own temp directory: the servers run as user xrootd, who cannot enter the 0700 one of the file test
+    xBase = await mkdtemp(path.join(tmpdir(), 'aso-admission-x-'))
+    const base = xBase
+    const A = await startXrootdSite({ name: 'A', baseDir: base })
+    // 3 MiB: three 1 MB files fit, the other three wait
+    const B = await startXrootdSite({
+      name: 'B',
+      baseDir: base,
+      smallDisk: { dir: '/store/user/erin', size: '3m' },
+    })
+    xSites = [A, B]
+    const configPath = await writeXrootdConfig(
+      base,
+      { A, B },
+      { sites: { B: { quota: { recheck: '1s', timeout: '10s' } } } },
+    )
+    xAgent = await startTestAgent(configPath)
+    const a = xAgent
+    const requests = []
+    for (let i = 0; i < 6; i++) {
+      const name = `x_${i}.root`
+      const w = await stageOutput(A, `/store/temp/user/erin.260101/d/${name}`, testBytes(SIZE, 20 + i))
+      requests.push(
+        outputRequest({ user: 'erin', task: 't', source: 'A', destination: 'B', dir: 'd', name, ...w }),
+      )
+    }
+    const ids = (await a.inject(requests)).map((r) => r.id!)
+    const records = async () => (await a.store.getMany(ids)) as TransferRecord[]
+    const quotaHold = async () =>
+      (await a.store.activeHolds(Date.now())).find((h) => h.class === 'quota' && h.site === 'B')
+    await a.waitFor(
+      async () => (await quotaHold()) !== undefined && (await records()).some((r) => r.state === 'DONE'),
+      45_000,
+      'some files DONE and a quota hold on the rest',
+    )
+    expect((await records()).filter((r) => r.state === 'NEW').length).toBe(3)
+    expect((await quotaHold())!.reason).toMatch(
+      /3 files .* of erin wait for B; .* free by XRootD spaceinfo of root:\/\/127\.0\.0\.1:\d+\/\/store\/user\/erin/,
+    )
+    await a.waitFor(
+      async () => (await records()).filter((r) => r.state === 'DONE').length === 3,
+      45_000,
+      'the first three DONE',
+    )
+    // the user removes the delivered files through the server (this process does not see its mount)
+    const area = `${B.url}//store/user/erin/d`
+    for (const n of (await rootList(area)) ?? []) if (n.endsWith('.root')) await rootRemove(`${area}/${n}`)
+    await a.waitFor(
+      async () => (await records()).every((r) => r.state === 'DONE'),
+      45_000,
+      'all six DONE after the space was freed',
+    )
+    for (const r of await records()) {
+      expect(r.attempt).toBe(1)
+      const history = await a.store.history(r.id)
+      expect(history.filter((h) => h.to === 'RETRY' || h.to === 'FAILED')).toEqual([])
+    }
+  }, 120_000)
 })
