@@ -48,6 +48,9 @@ export type Admission =
       waitingBytes: number
     }
 
+/** Storage questions in flight at once (each may be a process: xrdfs) */
+const MAX_PROBES = 8
+
 interface Probe {
   /** the last answer (null: the storage gives no figure) and when it came */
   result?: { free: FreeSpace | null; at: number; delivered: number }
@@ -72,6 +75,8 @@ export class QuotaAdmission {
   private readonly probes = new Map<string, Probe>()
   /** (user, site) this process holds for quota: released once their bytes fit again */
   private readonly held = new Set<string>()
+  /** storage questions in flight */
+  private asking = 0
 
   constructor(
     private readonly ctx: {
@@ -205,32 +210,50 @@ export class QuotaAdmission {
       this.probes.set(key, p)
     }
     const stale = !p.result || now - p.result.at >= quota.recheck
-    if (stale && !p.pending) {
+    // a bounded number of questions at once: the others are asked in a later cycle
+    if (stale && !p.pending && this.asking < MAX_PROBES) {
       const probe = p
-      probe.pending = this.ask(url, quota.timeout).then(
-        (free) => {
-          if (probe.failing) this.ctx.log.info({ url }, 'free space known again')
-          probe.failing = false
-          probe.result = { free, at: this.ctx.now(), delivered }
-          probe.pending = undefined
-        },
-        (e: unknown) => {
-          if (!probe.failing)
-            this.ctx.log.warn(
-              { url, err: (e as Error).message },
-              'cannot learn the free space of a user area: no quota limit until it answers',
-            )
-          probe.failing = true
-          probe.result = { free: null, at: this.ctx.now(), delivered }
-          probe.pending = undefined
-        },
-      )
+      this.asking++
+      probe.pending = this.ask(url, quota.timeout)
+        .finally(() => {
+          this.asking--
+        })
+        .then(
+          (free) => {
+            if (probe.failing) this.ctx.log.info({ url }, 'free space known again')
+            probe.failing = false
+            probe.result = { free, at: this.ctx.now(), delivered }
+            probe.pending = undefined
+          },
+          (e: unknown) => {
+            if (!probe.failing)
+              this.ctx.log.warn(
+                { url, err: (e as Error).message },
+                'cannot learn the free space of a user area: no quota limit until it answers',
+              )
+            probe.failing = true
+            probe.result = { free: null, at: this.ctx.now(), delivered }
+            probe.pending = undefined
+          },
+        )
     }
     return p
   }
 
+  /** The storage's answer within `timeoutMs`: the signal stops what can be stopped, the race what cannot (statfs). */
   private async ask(url: string, timeoutMs: number): Promise<FreeSpace | null> {
-    return this.ctx.storage.freeSpace(url, { scope: 'DESTINATION', signal: AbortSignal.timeout(timeoutMs) })
+    let timer: NodeJS.Timeout | undefined
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs)
+    })
+    try {
+      return await Promise.race([
+        this.ctx.storage.freeSpace(url, { scope: 'DESTINATION', signal: AbortSignal.timeout(timeoutMs) }),
+        late,
+      ])
+    } finally {
+      clearTimeout(timer)
+    }
   }
 
   /** Waits for the storage questions in flight (tests, shutdown). */

@@ -159,6 +159,28 @@ describe('quota admission', () => {
     expect(l.warnings.filter((w) => /free space/.test(w))).toHaveLength(1)
   })
 
+  it('a storage that never answers is given up after the timeout: no limit', async () => {
+    const l = lab({ timeout: '50ms' }, () => new Promise<FreeSpace | null>(() => {}))
+    l.setRows([{ state: 'NEW', n: 1, bytes: MB }])
+    expect(await l.admission.admit(q, l.now())).toEqual({ kind: 'pending' })
+    await l.admission.idle()
+    expect(await l.admission.admit(q, l.now())).toEqual({ kind: 'open' })
+    expect(l.warnings).toEqual([
+      'cannot learn the free space of a user area: no quota limit until it answers',
+    ])
+  })
+
+  it('asks at most 8 areas at once; the others wait for a later cycle', async () => {
+    const answers: (() => void)[] = []
+    const l = lab({}, () => new Promise<FreeSpace | null>((r) => answers.push(() => r(null))))
+    for (let i = 0; i < 10; i++) await l.admission.admit({ user: `u${i}`, destination: 'B' }, l.now())
+    expect(l.asked).toHaveLength(8)
+    for (const answer of answers.splice(0)) answer()
+    await l.admission.idle()
+    for (let i = 0; i < 10; i++) await l.admission.admit({ user: `u${i}`, destination: 'B' }, l.now())
+    expect(l.asked).toHaveLength(10)
+  })
+
   it('a storage that gives no figure falls back to the configured perUser quota (delivered bytes count)', async () => {
     const l = lab({ perUser: '10MB' }, async () => null)
     l.setRows([
