@@ -30,6 +30,7 @@ function Cell({ l, selected, onSelect }: { l: LinkRow; selected: boolean; onSele
       <div className="cell-main">
         {count(l.active)} / {count(l.maxActive)}
         {l.paused && <span className="tag">paused</span>}
+        {l.adaptive && <span className="tag">{l.adaptive.pinned ? 'pinned' : 'adaptive'}</span>}
       </div>
       <div>{count(l.queued)} queued</div>
       <div>
