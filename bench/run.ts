@@ -1,3 +1,4 @@
+import { benchAdaptive } from './adaptive.js'
 import { benchCopy } from './copy.js'
 import { benchCouch } from './couch.js'
 import { benchDashboard } from './dashboard.js'
@@ -33,6 +34,8 @@ const BENCHES: Record<string, Bench> = {
   publication: (o) => benchPublication({ log: o.log }),
   // documents/s the CouchDB bridge ingests from _changes, against a plain read of the same feed
   couch: (o) => benchCouch({ log: o.log, docs: o.full ? 20_000 : 5_000 }),
+  // files/s over a tc-throttled link between two XRootD servers: the adaptive limit against a fixed maxActive
+  adaptive: (o) => benchAdaptive({ log: o.log, seconds: o.full ? 300 : 120 }),
 }
 
 async function main() {
