@@ -50,6 +50,11 @@ export class Receiver {
     }
   }
 
+  /** Outcomes received and not yet applied, or being applied. */
+  get busy(): boolean {
+    return this.buffer.length > 0 || this.flushing !== null
+  }
+
   /** Resolves once the engine's stream ended and everything received was applied. */
   async drained(): Promise<void> {
     await this.done

@@ -30,10 +30,26 @@ interface Loop {
   stop?(): void
 }
 
+/**
+ * Where the agent reads the time and sets its timers: the wall clock in production, a virtual one in
+ * `aso simulate` (src/sim/clock.ts), which jumps to the next due timer instead of sleeping.
+ */
+export interface AgentClock {
+  now(): number
+  setTimeout(fn: () => void, ms: number): unknown
+  clearTimeout(handle: unknown): void
+}
+
+export const wallClock: AgentClock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+}
+
 interface LoopState {
   loop: Loop
   intervalMs: number
-  timer: NodeJS.Timeout | null
+  timer: unknown
   running: Promise<void> | null
   again: boolean
   lastRunAt: number
@@ -53,6 +69,8 @@ export interface AgentOptions {
   onProgress?: () => void
   /** called when the agent had to stop because another agent declared it dead */
   onFenced?: () => void
+  /** the time and timers every loop runs by (default: the wall clock) */
+  clock?: AgentClock
 }
 
 /** Loops that run on one agent at a time, the holder of the leader lease (their work is global). */
@@ -81,18 +99,24 @@ export class Agent {
   private readonly loops = new Map<string, LoopState>()
   private readonly receivers: Receiver[] = []
   private readonly submitter: Submitter
-  private heartbeatTimer: NodeJS.Timeout | null = null
+  private heartbeatTimer: unknown = null
   private stopped = false
   private started = false
-  private readonly startedAt = Date.now()
+  private readonly clock: AgentClock
+  private readonly startedAt: number
   /** since when every heartbeat reached the store (null after a failure): the reaper judges others by it */
   private storeReachableSince: number | null = null
   /** this agent runs the singleton loops until then (its leader lease, renewed with each heartbeat) */
   private leaderUntil = 0
   /** the CouchDB database followed (aso.yaml ingest.couchdb), if any */
   private readonly couch: CouchLink | null
+  /** the heartbeat in progress, if any (a simulation waits for it before moving its clock) */
+  private heartbeating: Promise<void> | null = null
 
   constructor(private readonly opts: AgentOptions) {
+    this.clock = opts.clock ?? wallClock
+    this.startedAt = this.clock.now()
+    const clock = this.clock
     this.ctx = {
       agentId: this.id,
       config: opts.config,
@@ -102,7 +126,7 @@ export class Agent {
       storage: opts.storage,
       catalog: opts.catalog,
       log: opts.log.child({ agent: this.id }),
-      now: () => Date.now(),
+      now: () => clock.now(),
       wake: (name) => this.wake(name),
       busyJobs: new Set(),
     }
@@ -146,12 +170,20 @@ export class Agent {
     // files this process ends are counted per link and logged (once per store, whoever asked first)
     watchEndings(this.opts.store, this.ctx.log)
     await this.heartbeat()
-    this.heartbeatTimer = setInterval(() => {
-      this.heartbeat().catch((e) => {
-        this.storeReachableSince = null
-        this.ctx.log.error({ err: e }, 'heartbeat failed')
-      })
-    }, this.opts.config.agent.heartbeatInterval)
+    const beat = () => {
+      this.heartbeatTimer = this.clock.setTimeout(() => {
+        this.heartbeating = this.heartbeat()
+          .catch((e) => {
+            this.storeReachableSince = null
+            this.ctx.log.error({ err: e }, 'heartbeat failed')
+          })
+          .finally(() => {
+            this.heartbeating = null
+            if (!this.stopped) beat()
+          })
+      }, this.opts.config.agent.heartbeatInterval)
+    }
+    beat()
     for (const engine of this.opts.engines.values()) {
       this.receivers.push(
         new Receiver(this.ctx, engine, (terminal) => {
@@ -183,7 +215,14 @@ export class Agent {
 
   /** Whether this agent holds the leader lease now (runs the singleton loops): for /metrics. */
   isLeader(): boolean {
-    return !this.stopped && Date.now() < this.leaderUntil
+    return !this.stopped && this.clock.now() < this.leaderUntil
+  }
+
+  /** Whether any loop, heartbeat or outcome batch is in progress: a simulation moves its clock only when not. */
+  busy(): boolean {
+    if (this.heartbeating) return true
+    for (const s of this.loops.values()) if (s.running) return true
+    return this.receivers.some((r) => r.busy)
   }
 
   /** Whether the loops run: started, and neither stopped nor fenced (for /health/ready). */
@@ -200,8 +239,8 @@ export class Agent {
 
   private schedule(state: LoopState, delayMs: number): void {
     if (this.stopped) return
-    if (state.timer) clearTimeout(state.timer)
-    state.timer = setTimeout(() => {
+    if (state.timer) this.clock.clearTimeout(state.timer)
+    state.timer = this.clock.setTimeout(() => {
       state.timer = null
       void this.runLoop(state)
     }, delayMs)
@@ -217,10 +256,10 @@ export class Agent {
     state.running = (async () => {
       try {
         // a singleton loop of an agent that is not the leader has nothing to do (and did not run)
-        const idle = SINGLETON_LOOPS.has(state.loop.name) && Date.now() >= this.leaderUntil
+        const idle = SINGLETON_LOOPS.has(state.loop.name) && this.clock.now() >= this.leaderUntil
         const n = idle ? 0 : await state.loop.run()
         more = n >= this.opts.config.agent.batchSize
-        if (!idle) state.lastRunAt = Date.now()
+        if (!idle) state.lastRunAt = this.clock.now()
         state.lastError = null
       } catch (e) {
         if ((e as { code?: unknown }).code === 'unavailable') this.storeReachableSince = null
@@ -240,17 +279,17 @@ export class Agent {
       host: hostname(),
       pid: process.pid,
       startedAt: this.startedAt,
-      heartbeatAt: Date.now(),
+      heartbeatAt: this.clock.now(),
       loops,
     })
     if (!alive) return this.fence()
-    this.storeReachableSince ??= Date.now()
+    this.storeReachableSince ??= this.clock.now()
     await this.renewLeadership()
   }
 
   /** Takes or renews the leader lease when it is free or ours: its holder runs the singleton loops. */
   private async renewLeadership(): Promise<void> {
-    const now = Date.now()
+    const now = this.clock.now()
     const ttl = this.opts.config.agent.lease
     const was = now < this.leaderUntil
     const held = await this.opts.store.acquireLease(LEADER_LEASE, this.id, ttl, now)
@@ -272,10 +311,10 @@ export class Agent {
     this.stopped = true
     this.submitter.stopping = true
     for (const s of this.loops.values()) {
-      if (s.timer) clearTimeout(s.timer)
+      if (s.timer) this.clock.clearTimeout(s.timer)
       s.loop.stop?.()
     }
-    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer)
+    if (this.heartbeatTimer) this.clock.clearTimeout(this.heartbeatTimer)
     for (const engine of this.opts.engines.values()) await engine.shutdown?.(0)
     await this.couch?.close()
     this.opts.onFenced?.()
@@ -289,7 +328,7 @@ export class Agent {
     for (const s of this.loops.values()) s.loop.stop?.()
     await Promise.all([...this.loops.values()].map((s) => s.running))
     this.stopped = true
-    for (const s of this.loops.values()) if (s.timer) clearTimeout(s.timer)
+    for (const s of this.loops.values()) if (s.timer) this.clock.clearTimeout(s.timer)
     for (const engine of this.opts.engines.values()) await engine.shutdown?.(grace)
     for (const r of this.receivers) await r.flush()
     // jobs the engine never got to (and whose outcomes were not pushed) go back to the queue
@@ -302,15 +341,21 @@ export class Agent {
         limit: 100_000,
       })
       for (const j of open) {
-        await this.ctx.store.requeueLostJob(j.jobId, 'agent stopped before the copy ran', Date.now(), this.id)
+        await this.ctx.store.requeueLostJob(
+          j.jobId,
+          'agent stopped before the copy ran',
+          this.clock.now(),
+          this.id,
+        )
       }
     }
     for (const engine of this.opts.engines.values()) await engine.close?.()
     await this.opts.catalog?.close()
     await this.couch?.close()
-    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer)
+    if (this.heartbeatTimer) this.clock.clearTimeout(this.heartbeatTimer)
+    await this.heartbeating
     // another agent takes the singleton loops over at its next heartbeat, not after the lease
     await this.opts.store.releaseLeases([this.id])
-    await this.opts.store.stopAgent(this.id, Date.now())
+    await this.opts.store.stopAgent(this.id, this.clock.now())
   }
 }

@@ -112,6 +112,23 @@ program
   .action(async (_o, cmd: Command) => (await import('./commands/list.js')).listCommand(all(cmd)))
 
 program
+  .command('simulate')
+  .description(
+    'a scenario (bundled cms-day, or a YAML/JSON file) through the real store and loops on a virtual clock, under ASO and the original system’s policies',
+  )
+  .argument('<scenario>', 'cms-day, or a scenario file (docs/simulation.md)')
+  .option('--json', 'print JSON: one object per policy')
+  .option('--report <dir>', 'also write DIR/index.html (charts) and DIR/report.json')
+  .option('--scale <f>', 'files (with link bandwidth and quota) times this, e.g. 0.05 for a quick run', '1')
+  .option('--seed <n>', 'another draw of the same scenario')
+  .option('--policies <list>', 'which of aso,original,synchronous', 'aso,original,synchronous')
+  .option('--database <dir>', 'keep each policy’s SQLite store in DIR/POLICY (default: temporary)')
+  .option('--quiet', 'no progress on stderr')
+  .action(async (scenario: string, _o, cmd: Command) =>
+    (await import('./commands/simulate.js')).simulateCommand(scenario, all(cmd)),
+  )
+
+program
   .command('tasks')
   .description('tasks with their files per state, newest first')
   .option('--user <user>', 'only this user’s (operators)')

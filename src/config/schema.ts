@@ -326,98 +326,104 @@ const api = z.strictObject({
   limits: apiLimits.prefault({}),
 })
 
-export const configSchema = z.strictObject({
-  database: z.string().default('sqlite:./aso-data/aso.db'),
-  engine: z.enum(['local', 'fts3']).default('local'),
-  /** a name for this deployment (FTS job_metadata.instance); several ASOs may share an FTS */
-  instance: z
-    .string()
-    .regex(/^[A-Za-z0-9._-]{1,64}$/)
-    .default('aso'),
-  /** where implicit file:// sites live when `sites` is empty: each directory is a site */
-  sitesDir: z.string().default('./aso-data/sites'),
-  sites: z.record(z.string().regex(SITE_NAME, 'site names use letters, digits, _ and -'), site).default({}),
-  links: z
-    .record(
-      z
-        .string()
-        .regex(/^(default|[A-Za-z0-9_*-]+->[A-Za-z0-9_*-]+)$/, 'use "default" or "SOURCE->DESTINATION"'),
-      linkSettings,
-    )
-    .default({}),
-  users: z.record(z.string(), user).default({}).superRefine(checkUserDns),
-  retry: z
-    .strictObject({
-      maxAttempts: z.number().int().min(1).max(100).default(3),
-      backoff: z
-        .strictObject({
-          initial: duration('1m'),
-          factor: z.number().min(1).default(4),
-          max: duration('2h'),
-          jitter: z.number().min(0).max(1).default(0.2),
-        })
-        .prefault({}),
-    })
-    .prefault({}),
-  cleanup: z
-    .strictObject({
-      deleteSourceOnDone: z.boolean().default(true),
-      tempRetention: duration('14d'),
-    })
-    .prefault({}),
-  holds: z
-    .strictObject({
-      /** how long a quota hold lasts before ASO tries the destination again */
-      quotaRecheck: duration('30m'),
-      /** a file held longer than this fails with its hold's class */
-      maxHold: duration('2d'),
-    })
-    .prefault({}),
-  agent: z
-    .strictObject({
-      /** how often each loop runs when nothing wakes it earlier */
-      submitInterval: duration('2s'),
-      pollInterval: duration('30s'),
-      retryInterval: duration('5s'),
-      cleanInterval: duration('1m'),
-      reapInterval: duration('30s'),
-      heartbeatInterval: duration('5s'),
-      /** an agent whose heartbeat is older than this is dead; its work is taken over */
-      lease: duration('30s'),
-      /** SUBMITTED with no engine progress for this long: cancelled and retried */
-      stallTimeout: duration('6h'),
-      /** SUBMITTING for longer than this (a crash mid-submit): resubmitted with the same job id */
-      submitTimeout: duration('2m'),
-      shutdownGrace: duration('30s'),
-      /** how often the notifier looks for webhook notifications to send (terminal outcomes wake it sooner) */
-      notifyInterval: duration('2s'),
-      /** how often the publisher looks at blocks when nothing wakes it earlier */
-      publishInterval: duration('30s'),
-      /** how often the leader reads each adaptive link's measurements and moves its limit (links.*.adaptive) */
-      tuneInterval: duration('1m'),
-      /** records per store operation */
-      batchSize: z.number().int().min(1).max(10_000).default(1000),
-    })
-    .prefault({}),
-  local: z
-    .strictObject({
-      /** copies the built-in engine runs at once over all links */
-      maxConcurrent: z.number().int().min(1).max(1000).default(16),
-      /** overwrite destination files ASO did not write (files ASO wrote are always overwritable) */
-      overwrite: z.boolean().default(false),
-      /** per-copy timeout; a child process is killed when it passes */
-      copyTimeout: duration('1h'),
-      /** files per xrdcp --parallel batch */
-      xrootParallel: z.number().int().min(1).max(64).default(8),
-    })
-    .prefault({}),
-  fts3: fts3.optional(),
-  api: api.prefault({}),
-  /** publication of delivered outputs (requests with publish: true); none: such requests are refused */
-  catalog: catalog.optional(),
-  /** queues read besides the API: the original ASO's CouchDB database (docs/couchdb-bridge.md) */
-  ingest: ingest.prefault({}),
-})
+export const configSchema = z
+  .strictObject({
+    database: z.string().default('sqlite:./aso-data/aso.db'),
+    engine: z.enum(['local', 'fts3']).default('local'),
+    /** a name for this deployment (FTS job_metadata.instance); several ASOs may share an FTS */
+    instance: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,64}$/)
+      .default('aso'),
+    /** where implicit file:// sites live when `sites` is empty: each directory is a site */
+    sitesDir: z.string().default('./aso-data/sites'),
+    sites: z.record(z.string().regex(SITE_NAME, 'site names use letters, digits, _ and -'), site).default({}),
+    links: z
+      .record(
+        z
+          .string()
+          .regex(/^(default|[A-Za-z0-9_*-]+->[A-Za-z0-9_*-]+)$/, 'use "default" or "SOURCE->DESTINATION"'),
+        linkSettings,
+      )
+      .default({}),
+    users: z.record(z.string(), user).default({}).superRefine(checkUserDns),
+    retry: z
+      .strictObject({
+        maxAttempts: z.number().int().min(1).max(100).default(3),
+        backoff: z
+          .strictObject({
+            initial: duration('1m'),
+            factor: z.number().min(1).default(4),
+            max: duration('2h'),
+            jitter: z.number().min(0).max(1).default(0.2),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
+    cleanup: z
+      .strictObject({
+        deleteSourceOnDone: z.boolean().default(true),
+        tempRetention: duration('14d'),
+      })
+      .prefault({}),
+    holds: z
+      .strictObject({
+        /** how long a quota hold lasts before ASO tries the destination again */
+        quotaRecheck: duration('30m'),
+        /** a file held longer than this fails with its hold's class */
+        maxHold: duration('2d'),
+      })
+      .prefault({}),
+    agent: z
+      .strictObject({
+        /** how often each loop runs when nothing wakes it earlier */
+        submitInterval: duration('2s'),
+        pollInterval: duration('30s'),
+        retryInterval: duration('5s'),
+        cleanInterval: duration('1m'),
+        reapInterval: duration('30s'),
+        heartbeatInterval: duration('5s'),
+        /** an agent whose heartbeat is older than this is dead; its work is taken over */
+        lease: duration('30s'),
+        /** SUBMITTED with no engine progress for this long: cancelled and retried */
+        stallTimeout: duration('6h'),
+        /** SUBMITTING for longer than this (a crash mid-submit): resubmitted with the same job id */
+        submitTimeout: duration('2m'),
+        shutdownGrace: duration('30s'),
+        /** how often the notifier looks for webhook notifications to send (terminal outcomes wake it sooner) */
+        notifyInterval: duration('2s'),
+        /** how often the publisher looks at blocks when nothing wakes it earlier */
+        publishInterval: duration('30s'),
+        /** how often the leader reads each adaptive link's measurements and moves its limit (links.*.adaptive) */
+        tuneInterval: duration('1m'),
+        /** records per store operation */
+        batchSize: z.number().int().min(1).max(10_000).default(1000),
+        /**
+         * how the submitter shares a link between the users waiting on it: weighted fair share, or `fifo`, the
+         * original ASO's order (the queue with the oldest waiting file first; for baselines such as aso simulate)
+         */
+        scheduling: z.enum(['fair-share', 'fifo']).default('fair-share'),
+      })
+      .prefault({}),
+    local: z
+      .strictObject({
+        /** copies the built-in engine runs at once over all links */
+        maxConcurrent: z.number().int().min(1).max(1000).default(16),
+        /** overwrite destination files ASO did not write (files ASO wrote are always overwritable) */
+        overwrite: z.boolean().default(false),
+        /** per-copy timeout; a child process is killed when it passes */
+        copyTimeout: duration('1h'),
+        /** files per xrdcp --parallel batch */
+        xrootParallel: z.number().int().min(1).max(64).default(8),
+      })
+      .prefault({}),
+    fts3: fts3.optional(),
+    api: api.prefault({}),
+    /** publication of delivered outputs (requests with publish: true); none: such requests are refused */
+    catalog: catalog.optional(),
+    /** queues read besides the API: the original ASO's CouchDB database (docs/couchdb-bridge.md) */
+    ingest: ingest.prefault({}),
+  })
   // adaptive limits only on built-in engine links, within their bounds once merged with links.default
   .superRefine(checkAdaptiveLinks)
 

@@ -94,3 +94,28 @@ export function allocateFairShare(
   state.granted = false
   return result
 }
+
+/** A queue's demand with the injection time of its oldest waiting file, for FIFO scheduling. */
+export interface FifoDemand extends QueueDemand {
+  /** epoch ms of the oldest file waiting in the queue */
+  oldest: number
+}
+
+/**
+ * The original ASO's order (FIFOPriority, without its high-priority list): the queue whose oldest file has
+ * waited longest is served first and in full, then the next; no fair share between users. Ties go by key.
+ */
+export function allocateFifo(capacity: number, demands: readonly FifoDemand[]): Map<string, number> {
+  const result = new Map<string, number>()
+  let left = capacity
+  const order = demands
+    .filter((d) => d.waiting > 0)
+    .sort((a, b) => a.oldest - b.oldest || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+  for (const d of order) {
+    if (left <= 0) break
+    const take = Math.min(d.waiting, left)
+    result.set(d.key, take)
+    left -= take
+  }
+  return result
+}

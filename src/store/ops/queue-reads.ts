@@ -53,6 +53,40 @@ export async function waitingQueues(db: Db): Promise<WaitingQueue[]> {
   }))
 }
 
+/**
+ * The injection time of the oldest waiting file of each queue (FIFO scheduling, agent.scheduling: fifo), keyed
+ * `source\0destination\0user\0group\0role`. Read only when FIFO is configured: it scans the waiting files.
+ */
+export async function oldestWaiting(db: Db): Promise<Map<string, number>> {
+  const rows = await db
+    .selectFrom('transfers')
+    .select((eb) => [
+      'source',
+      'destination',
+      'user',
+      'grp',
+      'role',
+      eb.fn.min<number>('created_at').as('oldest'),
+    ])
+    .where('state', '=', 'NEW')
+    .groupBy(['source', 'destination', 'user', 'grp', 'role'])
+    .execute()
+  return new Map(
+    rows.map((r) => [oldestKey(r.source, r.destination, r.user, r.grp, r.role), Number(r.oldest)]),
+  )
+}
+
+/** The key of `oldestWaiting`'s map for a queue (group and role '' when absent). */
+export function oldestKey(
+  source: string,
+  destination: string,
+  user: string,
+  group: string | null,
+  role: string | null,
+) {
+  return `${source}\0${destination}\0${user}\0${group ?? ''}\0${role ?? ''}`
+}
+
 export async function inFlightByLink(db: Db): Promise<Map<string, number>> {
   const rows = await db
     .selectFrom('transfer_counts')
@@ -66,6 +100,8 @@ export async function inFlightByLink(db: Db): Promise<Map<string, number>> {
 /** The store's door for what waits on which link: the submitter's view and a file's place in its queue. */
 export interface QueueReads {
   waitingQueues(): Promise<WaitingQueue[]>
+  /** per queue (oldestKey), the injection time of its oldest waiting file: for FIFO scheduling */
+  oldestWaiting(): Promise<Map<string, number>>
   inFlightByLink(): Promise<Map<string, number>>
   /** files of the same queue ahead of this one (higher priority, or older) */
   queuePosition(record: TransferRecord): Promise<number>
@@ -74,6 +110,7 @@ export interface QueueReads {
 export function queueReads(s: StoreContext): QueueReads {
   return {
     waitingQueues: () => waitingQueues(s.db),
+    oldestWaiting: () => oldestWaiting(s.db),
     inFlightByLink: () => inFlightByLink(s.db),
     queuePosition: (record) => queuePosition(s.db, record),
   }
