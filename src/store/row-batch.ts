@@ -1,5 +1,6 @@
-import { type CompiledQuery, SqliteAdapter } from 'kysely'
+import { type CompiledQuery, type Insertable, SqliteAdapter } from 'kysely'
 import type { Trx } from './dialect.js'
+import type { Database } from './schema.js'
 
 /**
  * One compiled statement run once per parameter set, in a single call to the driver. SQLite runs in process:
@@ -38,19 +39,46 @@ export async function runRowBatch(
 }
 
 /**
- * Inserts `rows` (objects of the same keys in the same order), `perStatement` rows at a time, with one prepared
- * multi-row insert run for each full group (and one more for the rest); `compileOne` compiles the insert of a
- * group, whose parameters must be its values in row and key order.
+ * Compiled inserts by table, columns and rows per statement: their SQL depends on nothing else (every value is a
+ * parameter, checked when first compiled), and building a many-row insert costs as much as running it.
  */
-export async function insertPrepared<R extends object>(
+const insertTemplates = new Map<string, CompiledQuery>()
+
+/**
+ * Inserts `rows` (objects of the same keys in the same order) into `table`, `perStatement` rows at a time, with
+ * one prepared multi-row insert run for each full group (and one more for the rest); in process only.
+ */
+export async function insertPrepared<T extends keyof Database & string, R extends Insertable<Database[T]>>(
   trx: Trx,
+  table: T,
   rows: readonly R[],
-  compileOne: (rows: readonly R[]) => CompiledQuery,
   perStatement = 1,
 ): Promise<RowRun[]> {
   if (rows.length === 0) return []
   const columns = Object.keys(rows[0]!) as (keyof R)[]
-  const valuesOf = (group: readonly R[]) => group.flatMap((r) => columns.map((c) => r[c]))
+  // a plain loop: flatMap over nested maps costs more than the statements it feeds
+  const valuesOf = (group: readonly R[]) => {
+    const values: unknown[] = new Array(group.length * columns.length)
+    let i = 0
+    for (const r of group) for (const c of columns) values[i++] = r[c]
+    return values
+  }
+  const template = (size: number) => {
+    const key = `${table}\0${columns.join(',')}\0${size}`
+    let compiled = insertTemplates.get(key)
+    if (!compiled) {
+      const group = rows.slice(0, size)
+      compiled = trx
+        .insertInto(table)
+        .values(group as never)
+        .compile()
+      const values = valuesOf(group)
+      if (compiled.parameters.length !== values.length || compiled.parameters.some((p, i) => p !== values[i]))
+        throw new Error(`a row batch needs every value as a parameter, in column order: ${compiled.sql}`)
+      insertTemplates.set(key, compiled)
+    }
+    return compiled
+  }
   const runs: RowRun[] = []
   const whole = rows.length - (rows.length % perStatement)
   for (const [from, to, size] of [
@@ -58,13 +86,9 @@ export async function insertPrepared<R extends object>(
     [whole, rows.length, rows.length - whole],
   ] as const) {
     if (from === to) continue
-    const compiled = compileOne(rows.slice(0, size))
-    const first = valuesOf(rows.slice(0, size))
-    if (compiled.parameters.length !== first.length || compiled.parameters.some((p, i) => p !== first[i]))
-      throw new Error(`a row batch needs every value as a parameter, in column order: ${compiled.sql}`)
     const groups: (readonly unknown[])[] = []
     for (let i = from; i < to; i += size) groups.push(valuesOf(rows.slice(i, i + size)))
-    runs.push(...(await runRowBatch(trx, compiled, groups)))
+    runs.push(...(await runRowBatch(trx, template(size), groups)))
   }
   return runs
 }

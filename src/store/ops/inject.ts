@@ -11,7 +11,7 @@ import { insertPrepared, runsInProcess } from '../row-batch.js'
 import { payloadColumns, requestOf, toRecord } from '../rows.js'
 import type { TransfersTable } from '../schema.js'
 import {
-  addDelta,
+  addDeltas,
   applyCountDeltas,
   type ChangedRow,
   type CountDeltas,
@@ -189,11 +189,10 @@ export async function inject(
   }
 
   await insertTransfers(trx, [...inserts.values()], seqs)
-  for (const c of created) {
-    const row = { ...c, seq: seqs.get(c.id)! }
-    history.push({ transfer: row, from: null, to: 'NEW', reason: `injected by ${actor}` })
-    addDelta(deltas, row, 'NEW', 1)
-  }
+  const reason = `injected by ${actor}`
+  const rows = created.map((c) => ({ ...c, seq: seqs.get(c.id)! }))
+  for (const row of rows) history.push({ transfer: row, from: null, to: 'NEW', reason })
+  addDeltas(deltas, rows, 'NEW', 1)
   await insertHistory(trx, history, actor, now)
   await applyCountDeltas(trx, deltas)
   return results
@@ -208,12 +207,7 @@ async function insertTransfers(
   if (rows.length === 0) return
   if (runsInProcess(trx)) {
     // one prepared insert run row by row; seq is the rowid
-    const runs = await insertPrepared(trx, rows, (rows) =>
-      trx
-        .insertInto('transfers')
-        .values([...rows])
-        .compile(),
-    )
+    const runs = await insertPrepared(trx, 'transfers', rows)
     for (const [i, r] of runs.entries()) seqs.set(rows[i]!.id, r.insertId)
     return
   }
