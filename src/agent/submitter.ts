@@ -1,5 +1,6 @@
 import {
   allocateFairShare,
+  allocateFifo,
   type FairShareState,
   newFairShareState,
   type QueueDemand,
@@ -9,7 +10,7 @@ import { linkKey } from '../domain/transfer.js'
 import { CredentialHoldError, type TransferEngine } from '../engines/types.js'
 import type { ClaimedJob, ClaimSpec } from '../store/ops/claim.js'
 import type { Hold } from '../store/ops/holds.js'
-import type { WaitingQueue } from '../store/ops/queue-reads.js'
+import { oldestKey, type WaitingQueue } from '../store/ops/queue-reads.js'
 import type { LoopContext } from './context.js'
 import { type HandOverStore, JobHandOver } from './hand-over.js'
 import { type Admission, QuotaAdmission, type QuotaStore } from './quota-admission.js'
@@ -64,6 +65,7 @@ export class Submitter {
       | 'linkSettings'
       | 'userWeights'
       | 'waitingQueues'
+      | 'oldestWaiting'
       | keyof QuotaStore
     >,
   ) {
@@ -90,6 +92,8 @@ export class Submitter {
       byLink.set(k, [...(byLink.get(k) ?? []), q])
     }
     const weightOf = (user: string) => weights.get(user) ?? this.ctx.config.users[user]?.weight ?? 1
+    // agent.scheduling: fifo (the original ASO's order, for baselines) needs each queue's oldest waiting file
+    const oldest = this.ctx.config.agent.scheduling === 'fifo' ? await store.oldestWaiting() : null
 
     /** users held during this cycle (a credential problem found by jobIdFactory) */
     const heldNow = new Set<string>()
@@ -114,7 +118,15 @@ export class Submitter {
         user: q.user,
         waiting: q.waiting,
       }))
-      const shares = allocateFairShare(capacity, demands, weightOf, state)
+      const shares = oldest
+        ? allocateFifo(
+            capacity,
+            linkQueues.map((q, i) => ({
+              ...demands[i]!,
+              oldest: oldest.get(oldestKey(q.source, q.destination, q.user, q.group, q.role)) ?? now,
+            })),
+          )
+        : allocateFairShare(capacity, demands, weightOf, state)
       for (const q of linkQueues) {
         const n = shares.get(queueKey(q)) ?? 0
         if (n <= 0 || heldNow.has(q.user)) continue

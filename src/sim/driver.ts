@@ -16,6 +16,7 @@ import { SimEngine } from './engine.js'
 import { FairnessTracker, type PolicyResult, Tally, utilisation } from './metrics.js'
 import { Network } from './network.js'
 import { DESCRIPTIONS, type PolicyName } from './policies.js'
+import { rng } from './random.js'
 import type { World } from './scenario.js'
 
 export interface RunOptions {
@@ -43,16 +44,16 @@ export function simConfig(world: World, dir: string, overrides: Record<string, u
     cleanup: { deleteSourceOnDone: false },
     agent: {
       submitInterval: '5m',
-      pollInterval: '10m',
-      retryInterval: '2m',
-      cleanInterval: '1h',
-      reapInterval: '5m',
+      pollInterval: '1h',
+      retryInterval: '5m',
+      cleanInterval: '6h',
+      reapInterval: '30m',
       heartbeatInterval: '5m',
       lease: '30m',
       stallTimeout: '24h',
-      notifyInterval: '10m',
+      notifyInterval: '1h',
       publishInterval: '1h',
-      tuneInterval: '5m',
+      tuneInterval: '10m',
       ...(agentScheduling ? { scheduling: agentScheduling } : {}),
     },
     ...rest,
@@ -160,7 +161,10 @@ export async function runAgentPolicy(
     if (items.length) agent.wake('submitter')
   }
 
-  const step = (opts.stepSeconds ?? 60) * 1000
+  // the product draws its retry jitter from Math.random: seeded for the run, so a seed gives one result
+  const savedRandom = Math.random
+  Math.random = rng(world.scenario.seed ^ 0x0a50)
+  const step = (opts.stepSeconds ?? 120) * 1000
   const dayEnd = world.start + world.scenario.hours * HOUR
   let nextInterval = world.start + HOUR
   let lastProgress = 0
@@ -206,6 +210,7 @@ export async function runAgentPolicy(
     fairness.closeInterval()
     opts.progress?.(`${policy}: ${steps} steps, ${ticks} ticks, ${tickMs.toFixed(0)} ms in ticks`)
   } finally {
+    Math.random = savedRandom
     unsubscribe()
     await agent.stop().catch(() => {})
     await engine.close()

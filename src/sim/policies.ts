@@ -19,6 +19,8 @@ export function policyConfig(policy: Exclude<PolicyName, 'synchronous'>, hasSche
       },
       // a quota hold is looked at again every 2 h; files still over quota after 12 h fail (a day's horizon)
       holds: { quotaRecheck: '2h', maxHold: '12h' },
+      // retries spread over two hours (10 min, 30 min, 90 min): a site's short down-time does not use them up
+      retry: { maxAttempts: 4, backoff: { initial: '10m', factor: 3, max: '2h', jitter: 0.2 } },
       ...(hasScheduling ? { agentScheduling: 'fair-share' } : {}),
     }
   }

@@ -46,9 +46,9 @@ export const scenarioSchema = z.strictObject({
       streamRateMBs: range(15, 60),
       latencyMs: z.number().min(0).default(3000),
       /** share of the home sites that are small (slow links into them) */
-      slowSites: share(0.1),
-      slowStreams: z.number().int().min(1).default(3),
-      slowRateMBs: range(1.5, 4),
+      slowSites: share(0.06),
+      slowStreams: z.number().int().min(1).default(4),
+      slowRateMBs: range(3, 8),
       /** copies the FTS-like engine runs at once on a link, as a multiple of its streams (its optimizer) */
       engineActive: z.number().positive().default(2),
       /** how steeply a congested link's throughput falls (link-model.ts congestion) */
