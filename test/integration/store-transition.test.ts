@@ -2,7 +2,8 @@
  * A transition over rows its transaction read beforehand (`current`): the update returns nothing, yet it changes
  * only the rows still in the expected state, writes one history row per changed file, keeps the rollups exact and
  * tells of the ended records; and one submitter cycle's claims in one transaction never pass a link's limit
- * (SQLite, where rows are updated one by one, and PostgreSQL, where one statement returns the ids).
+ * (SQLite, where rows are updated one by one, and PostgreSQL, where one statement returns the ids). An engine job
+ * is SUBMITTED only once none of its files is SUBMITTING, whichever of its outcomes and its mark comes first.
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { storeContext } from '../../src/store/context.js'
@@ -16,7 +17,7 @@ import {
   transition,
 } from '../../src/store/transition.js'
 import { items } from '../support/requests.js'
-import { closeStoreFactories, storeFactories } from '../support/stores.js'
+import { closeStoreFactories, storeFactories, testOutcomePolicy } from '../support/stores.js'
 
 afterAll(closeStoreFactories)
 
@@ -146,6 +147,51 @@ for (const factory of storeFactories()) {
       expect(inFlight).toBe(10)
       // the link is full: a second cycle claims nothing
       expect((await store.claimForSubmissions([spec({ user: 'bob', limit: 6 })]))[0]).toEqual([])
+    })
+
+    it('marks a job SUBMITTED only once none of its files is SUBMITTING, outcomes first or mark first', async () => {
+      store = await factory.open()
+      await store.inject(items(8), { now: 1000, actor: 'test', maxAttempts: 3 })
+      const [jobs] = await store.claimForSubmissions([spec({ limit: 8, maxFilesPerJob: 4 })])
+      const [partial, whole] = jobs!
+      const done = (job: typeof partial, n: number) =>
+        job!.transfers.slice(0, n).map((t) => ({
+          jobId: job!.jobId,
+          transferId: t.id,
+          attempt: 1,
+          result: 'done' as const,
+          reason: 'ok',
+        }))
+      const jobState = async (jobId: string) =>
+        (
+          await (store as KyselyStore).db
+            .selectFrom('engine_jobs')
+            .select('state')
+            .where('job_id', '=', jobId)
+            .executeTakeFirstOrThrow()
+        ).state
+      // outcomes for two of four files before the mark: those are done, the job waits for its mark
+      await store.recordOutcomes(done(partial, 2), testOutcomePolicy(3000))
+      expect(await jobState(partial!.jobId)).toBe('SUBMITTING')
+      // a kill of a third file while it is being submitted: the mark reports it for a cancel
+      await store.kill({ ids: [partial!.transfers[2]!.id] }, 'not needed', 3500, 'alice')
+      // outcomes for all four of the other job: accepted and over at once, and its mark finds nothing to do
+      await store.recordOutcomes(done(whole, 4), testOutcomePolicy(3000))
+      expect(await jobState(whole!.jobId)).toBe('FINISHED')
+      const marked = await store.markSubmitted([partial!.jobId, whole!.jobId], 4000, 'agent-1')
+      expect(marked.get(partial!.jobId)).toEqual({ submitted: 1, killing: [partial!.transfers[2]!.id] })
+      expect(marked.get(whole!.jobId)).toEqual({ submitted: 0, killing: [] })
+      expect(await jobState(partial!.jobId)).toBe('SUBMITTED')
+      const states = await Promise.all(partial!.transfers.map(async (t) => (await store.get(t.id))!.state))
+      expect(states).toEqual(['DONE', 'DONE', 'KILLING', 'SUBMITTED'])
+      for (const t of whole!.transfers) {
+        expect((await store.history(t.id)).map((e) => e.to)).toEqual([
+          'NEW',
+          'SUBMITTING',
+          'SUBMITTED',
+          'DONE',
+        ])
+      }
     })
   })
 }

@@ -8,6 +8,7 @@ import { taskOwners } from './0005-task-owners.js'
 import { publication } from './0006-publication.js'
 import { couchdb } from './0007-couchdb.js'
 import { adaptiveLinks } from './0008-adaptive-links.js'
+import { submittedJobs } from './0009-submitted-jobs.js'
 
 /**
  * Every migration, in order, written once for both dialects (`dialect` picks the few words that differ).
@@ -23,6 +24,7 @@ function migrations(dialect: DialectName): Record<string, Migration> {
     '0006_publication': publication(dialect),
     '0007_couchdb': couchdb(dialect),
     '0008_adaptive_links': adaptiveLinks(dialect),
+    '0009_submitted_jobs': submittedJobs(),
   }
 }
 

@@ -15,7 +15,7 @@ import {
 } from '../transition.js'
 import { cleanupOnEnd } from './cleanup-schedule.js'
 import { type FinishedTally, recordFinished, tallyFinished } from './finished-buckets.js'
-import { closeJobIfDone, markSubmittedRows } from './submission.js'
+import { closeJobIfDone, engineJobHead, markSubmittedRows } from './submission.js'
 import { enqueueTerminalNotifications } from './webhook-outbox.js'
 
 export interface OutcomePolicy {
@@ -265,7 +265,9 @@ export async function recordOutcomes(
     }
   }
   for (const [jobId, rows] of early) {
-    await markSubmittedRows(trx, jobId, rows, policy.now, policy.actor)
+    // the job is SUBMITTED once all its files are; those without an outcome here are left to the marker
+    const wholeJob = rows.length === Number((await engineJobHead(trx, jobId))?.files)
+    await markSubmittedRows(trx, jobId, rows, { now: policy.now, actor: policy.actor, wholeJob })
     for (const row of rows) row.state = 'SUBMITTED'
   }
 

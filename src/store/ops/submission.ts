@@ -23,17 +23,19 @@ async function membersIn(trx: Trx, jobId: string, state: string): Promise<string
 }
 
 /**
- * SUBMITTING → SUBMITTED for some files of a job the engine has accepted (`rows` as this transaction read them).
- * With `deltas`, the rollup changes are left for the caller to apply (once, in key order, for several jobs).
+ * SUBMITTING → SUBMITTED for files of a job the engine has accepted (`rows` as this transaction read them). The job
+ * itself becomes SUBMITTED only with `wholeJob`, when `rows` are all its members still SUBMITTING: so a job marked
+ * SUBMITTED has none left, and marking it again needs no look at its files. With `deltas`, the rollup changes are
+ * left for the caller to apply (once, in key order, for several jobs).
  */
 export async function markSubmittedRows(
   trx: Trx,
   jobId: string,
   rows: readonly CurrentRow[],
-  now: number,
-  actor: string,
+  opts: { now: number; actor: string; wholeJob: boolean },
   deltas?: CountDeltas,
 ) {
+  const { now, actor } = opts
   const changed = await transition(
     trx,
     {
@@ -49,16 +51,31 @@ export async function markSubmittedRows(
     },
     deltas,
   )
-  await trx
-    .updateTable('engine_jobs')
-    .set({ state: 'SUBMITTED', submitted_at: now, last_polled_at: now, last_progress_at: now })
-    .where('job_id', '=', jobId)
-    .where('state', '=', 'SUBMITTING')
-    .execute()
+  if (opts.wholeJob) {
+    await trx
+      .updateTable('engine_jobs')
+      .set({ state: 'SUBMITTED', submitted_at: now, last_polled_at: now, last_progress_at: now })
+      .where('job_id', '=', jobId)
+      .where('state', '=', 'SUBMITTING')
+      .execute()
+  }
   return changed.length
 }
 
-/** SUBMITTING → SUBMITTED once the engine accepted the job; reports files killed meanwhile. */
+/** An engine job's state, its number of files and whether a cancel was asked for (by its primary key). */
+export async function engineJobHead(trx: Trx, jobId: string) {
+  return trx
+    .selectFrom('engine_jobs')
+    .select(['state', 'files', 'cancel_requested_at'])
+    .where('job_id', '=', jobId)
+    .executeTakeFirst()
+}
+
+/**
+ * SUBMITTING → SUBMITTED once the engine accepted the job; reports files killed meanwhile. Its files are read only
+ * while the job is SUBMITTING (outcomes that came first may have marked it already), and those KILLING only once
+ * a cancel was asked for it (every move to KILLING asks one).
+ */
 export async function markSubmitted(
   trx: Trx,
   jobId: string,
@@ -66,15 +83,18 @@ export async function markSubmitted(
   actor: string,
   deltas?: CountDeltas,
 ) {
-  const rows = await trx
-    .selectFrom('transfers')
-    .select([...CURRENT_COLUMNS, 'state'])
-    .where('engine_job_id', '=', jobId)
-    .where('state', 'in', ['SUBMITTING', 'KILLING'])
-    .execute()
-  const submitting = rows.filter((r) => r.state === 'SUBMITTING')
-  const submitted = await markSubmittedRows(trx, jobId, submitting, now, actor, deltas)
-  const killing = rows.filter((r) => r.state === 'KILLING').map((r) => r.id)
+  const job = await engineJobHead(trx, jobId)
+  let submitted = 0
+  if (!job || job.state === 'SUBMITTING') {
+    const rows = await trx
+      .selectFrom('transfers')
+      .select(CURRENT_COLUMNS)
+      .where('engine_job_id', '=', jobId)
+      .where('state', '=', 'SUBMITTING')
+      .execute()
+    submitted = await markSubmittedRows(trx, jobId, rows, { now, actor, wholeJob: true }, deltas)
+  }
+  const killing = job?.cancel_requested_at === null ? [] : await membersIn(trx, jobId, 'KILLING')
   return { submitted, killing }
 }
 
