@@ -1,5 +1,5 @@
 import { classify } from '../domain/failures.js'
-import type { TransferRecord } from '../domain/transfer.js'
+import type { SubmittableTransfer } from '../domain/transfer.js'
 import { type EngineJob, EngineSubmitError, type TransferEngine } from '../engines/types.js'
 import type { LoopContext } from './context.js'
 import { buildEngineJob } from './job-builder.js'
@@ -11,7 +11,7 @@ export interface HandOverRequest {
   /** the engine job's id, already stored with its files (SUBMITTING) before the engine is called */
   jobId: string
   /** the job's files: just claimed, or its open members when it is handed over again */
-  transfers: readonly TransferRecord[]
+  transfers: readonly SubmittableTransfer[]
   /** the link's limit, passed on to the engine */
   maxActive: number
   /**

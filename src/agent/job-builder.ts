@@ -1,7 +1,7 @@
 import type { Endpoint } from '../domain/endpoint.js'
 import type { FailureClass } from '../domain/failures.js'
 import { isTerminal } from '../domain/states.js'
-import type { TransferRecord } from '../domain/transfer.js'
+import type { SubmittableTransfer } from '../domain/transfer.js'
 import type { EngineFile, EngineJob } from '../engines/types.js'
 import { type SiteCatalog, SiteResolutionError } from '../sites/catalog.js'
 
@@ -18,7 +18,7 @@ function endpointsWithTpc(sites: SiteCatalog, site: string, lfn: string): Endpoi
 /** Resolves both ends of each file to storage URLs and builds the engine job; unresolvable files are rejected. */
 export function buildEngineJob(
   jobId: string,
-  transfers: readonly TransferRecord[],
+  transfers: readonly SubmittableTransfer[],
   sites: SiteCatalog,
   opts: { overwrite: boolean; maxActive: number; resumed?: boolean },
 ): BuiltJob {

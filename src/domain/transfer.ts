@@ -61,6 +61,29 @@ export interface TransferRecord extends TransferRequest {
   publicationReason: string | null
 }
 
+/** What handing a file to an engine needs of its record: the submitter's claim reads just these. */
+export type SubmittableTransfer = Pick<
+  TransferRecord,
+  | 'id'
+  | 'state'
+  | 'user'
+  | 'group'
+  | 'role'
+  | 'task'
+  | 'source'
+  | 'sourceLfn'
+  | 'destination'
+  | 'destinationLfn'
+  | 'size'
+  | 'checksums'
+  | 'activity'
+  | 'priority'
+  | 'attempt'
+  | 'submissions'
+  | 'jobRetry'
+  | 'engineJobId'
+>
+
 /** The fields that make up a request's payload: same id and equal payload means "unchanged". */
 export const PAYLOAD_FIELDS = [
   'user',

@@ -1,12 +1,17 @@
 import { sql } from 'kysely'
 import { batchSid } from '../../domain/ids.js'
 import { IN_FLIGHT_STATES } from '../../domain/states.js'
-import type { TransferRecord } from '../../domain/transfer.js'
+import type { SubmittableTransfer } from '../../domain/transfer.js'
 import { linkKey } from '../../domain/transfer.js'
 import type { StoreContext } from '../context.js'
 import { chunk, type DialectOps, type Trx } from '../dialect.js'
-import { toRecord } from '../rows.js'
-import { applyCountDeltas, type CountDeltas, transition } from '../transition.js'
+import {
+  applyCountDeltas,
+  type CountDeltas,
+  CURRENT_COLUMNS,
+  type CurrentRow,
+  transition,
+} from '../transition.js'
 
 export interface ClaimSpec {
   source: string
@@ -31,9 +36,56 @@ export interface ClaimSpec {
   maxBytes?: number
 }
 
+/** The columns a claim reads: the transition's, and what an engine job is built from. */
+const CLAIM_COLUMNS = [
+  ...CURRENT_COLUMNS,
+  'state',
+  'source_lfn',
+  'destination_lfn',
+  'adler32',
+  'activity',
+  'priority',
+  'submissions',
+  'job_retry',
+] as const
+
+type ClaimRow = CurrentRow & {
+  source_lfn: string
+  destination_lfn: string
+  adler32: string
+  activity: string
+  priority: number
+  submissions: number
+  job_retry: number
+}
+
+/** A claimed row (after the claim's update) as the engine job's file; the statement raised its submissions. */
+function toSubmittable(r: ClaimRow): SubmittableTransfer {
+  return {
+    id: r.id,
+    state: 'SUBMITTING',
+    user: r.user,
+    group: r.grp === '' ? null : r.grp,
+    role: r.role === '' ? null : r.role,
+    task: r.task,
+    source: r.source,
+    sourceLfn: r.source_lfn,
+    destination: r.destination,
+    destinationLfn: r.destination_lfn,
+    size: Number(r.size),
+    checksums: { adler32: r.adler32 },
+    activity: r.activity,
+    priority: Number(r.priority),
+    attempt: Number(r.attempt),
+    submissions: Number(r.submissions) + 1,
+    jobRetry: Number(r.job_retry),
+    engineJobId: r.engine_job_id,
+  }
+}
+
 export interface ClaimedJob {
   jobId: string
-  transfers: TransferRecord[]
+  transfers: SubmittableTransfer[]
 }
 
 /** Files in flight on a link, from the rollup (bounded: one row per user and state). */
@@ -63,10 +115,10 @@ async function claimQueue(
   const take = Math.min(spec.limit, spec.maxActive - inFlight)
   if (take <= 0) return []
 
-  // whole rows: the engine needs the records, and the transition then needs no RETURNING
+  // what the engine job and the transition need (the transition then needs no RETURNING), not whole rows
   let q = trx
     .selectFrom('transfers')
-    .selectAll()
+    .select(CLAIM_COLUMNS)
     .where('state', '=', 'NEW')
     .where('source', '=', spec.source)
     .where('destination', '=', spec.destination)
@@ -133,11 +185,7 @@ async function claimQueue(
         cancel_sent_at: null,
       })
       .execute()
-    // the submissions count was raised by the statement: the record says so too
-    jobs.push({
-      jobId,
-      transfers: changed.map((r) => toRecord({ ...r, submissions: Number(r.submissions) + 1 })),
-    })
+    jobs.push({ jobId, transfers: changed.map(toSubmittable) })
   }
   return jobs
 }
