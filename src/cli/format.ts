@@ -1,5 +1,6 @@
 import Table from 'cli-table3'
 import { PUBLICATION_STATES } from '../domain/publication.js'
+import { formatSize } from '../domain/size.js'
 import { TRANSFER_STATES, type TransferState } from '../domain/states.js'
 import type { PublicationState } from '../domain/transfer.js'
 import { type Column, fitTable, truncateLine, wrapText } from './table-fit.js'
@@ -54,17 +55,8 @@ export function table(
   return t.toString()
 }
 
-export function bytes(n: number): string {
-  if (n < 1024) return `${n} B`
-  const units = ['KiB', 'MiB', 'GiB', 'TiB']
-  let v = n / 1024
-  let i = 0
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024
-    i++
-  }
-  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`
-}
+/** Bytes the way people read them (one rule with the quota messages: domain/size.ts). */
+export const bytes = formatSize
 
 /** "DONE 150  FAILED 4  NEW 20" in the state machine's order. */
 export function stateLine(states: Partial<Record<TransferState, number>>): string {
