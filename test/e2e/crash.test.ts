@@ -16,6 +16,7 @@ import Database from 'better-sqlite3'
 import { adler32 } from 'hash-wasm'
 import { afterEach, describe, expect, it } from 'vitest'
 import { allowedEdges, type TransferState } from '../../src/domain/states.js'
+import { rng } from '../../src/sim/random.js'
 import { openStore } from '../../src/store/open.js'
 import type { HistoryEvent } from '../../src/store/ops/transfer-reads.js'
 import { keepNative } from '../../src/store/sqlite/driver.js'
@@ -67,18 +68,6 @@ interface Figures {
   alreadyAtDestination: number
 }
 
-/** A small seeded PRNG (mulberry32): a run is replayed with the same ASO_CRASH_SEED. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /** `<host>:<pid>:<hex>` → pid; null for other actors (the CLI, tests). */
@@ -125,7 +114,7 @@ afterEach(async () => {
 async function runCrashScenario(s: Scenario): Promise<Figures> {
   requireBuiltCli()
   const seed = process.env.ASO_CRASH_SEED ? Number(process.env.ASO_CRASH_SEED) : Date.now() % 2 ** 31
-  const rand = prng(seed)
+  const rand = rng(seed)
   const setupStart = Date.now()
   lab = await makeFileLab({
     config: {

@@ -12,21 +12,10 @@ import {
   linkThroughput,
   transientFailureRate,
 } from '../../src/sim/link-model.js'
+import { rng } from '../../src/sim/random.js'
 
 const MiB = 1024 * 1024
 const INTERVAL_MS = 60_000
-
-/** A seeded generator (mulberry32): the same noise on every run. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** One interval on the model at `limit` with a full backlog, ±`noise` on the bytes. */
 function measure(model: LinkModel, limit: number, random: () => number, noise: number): LinkMeasurement {
@@ -44,7 +33,7 @@ function measure(model: LinkModel, limit: number, random: () => number, noise: n
 
 /** The controller on a link for `intervals` intervals: limits chosen, changes, bytes/s of the second half. */
 function run(model: LinkModel, bounds: AdaptiveBounds, start: number, intervals: number, seed: number) {
-  const random = seeded(seed)
+  const random = rng(seed)
   let state: AdaptiveState = initialAdaptiveState(start)
   const limits: number[] = []
   const reasons: string[] = []
