@@ -1,4 +1,4 @@
-import { type ExpressionBuilder, sql, type UpdateObject } from 'kysely'
+import { type CompiledQuery, type ExpressionBuilder, sql, type UpdateObject } from 'kysely'
 import {
   canApply,
   isTerminal,
@@ -324,8 +324,45 @@ function guardedUpdate(trx: Trx, spec: TransitionSpec<CurrentRow>, to: TransferS
   return q
 }
 
-/** Stands for the id in a statement compiled once and run for each row. */
-const ID_SLOT = '\u0000id'
+/**
+ * Compiled row updates by shape: the event (which fixes the SQL expressions among the values set), the states,
+ * the columns set and the guards. The SQL depends on nothing else, and compiling one per engine job cost more
+ * than running it where jobs are small.
+ */
+const rowUpdates = new Map<string, CompiledQuery>()
+
+/** The guarded update of one row by id: its statement (compiled once per shape), and its parameters for `id`. */
+function rowUpdate(trx: Trx, spec: TransitionSpec<CurrentRow>, to: TransferState) {
+  const merged: Record<string, unknown> = {
+    ...publicationFollows(spec.event, to),
+    ...(spec.set as TransferUpdate),
+    state: to,
+    updated_at: spec.now,
+  }
+  const entries = Object.entries(merged)
+  const guarded = spec.engineJobId !== undefined
+  // plain values are parameters in the order set, then the guards; expressions are text of the statement
+  const head = [...entries.filter(([, v]) => isPlain(v)).map(([, v]) => v), spec.from]
+  if (guarded) head.push(spec.engineJobId)
+  const key = [
+    spec.event,
+    spec.from,
+    guarded,
+    ...entries.map(([k, v]) => (isPlain(v) ? k : `${k}=expr`)),
+  ].join('\0')
+  let compiled = rowUpdates.get(key)
+  if (!compiled) {
+    compiled = guardedUpdate(trx, spec, to).where('id', '=', spec.ids[0]!).compile()
+    const expected = [...head, spec.ids[0]]
+    if (
+      compiled.parameters.length !== expected.length ||
+      compiled.parameters.some((p, i) => p !== expected[i])
+    )
+      throw new Error(`transition: a row update's parameters are not its values in order: ${compiled.sql}`)
+    rowUpdates.set(key, compiled)
+  }
+  return { compiled, parametersFor: (id: string) => [...head, id] }
+}
 
 /**
  * The ids of `spec.current` rows the guarded update changed. In process (SQLite), one statement run row by row;
@@ -338,14 +375,8 @@ async function updateCurrent(
 ): Promise<Set<string>> {
   const changed = new Set<string>()
   if (runsInProcess(trx)) {
-    const compiled = guardedUpdate(trx, spec, to).where('id', '=', ID_SLOT).compile()
-    const slot = compiled.parameters.length - 1
-    if (compiled.parameters[slot] !== ID_SLOT) throw new Error('transition: the id is not the last parameter')
-    const runs = await runRowBatch(
-      trx,
-      compiled,
-      spec.ids.map((id) => compiled.parameters.with(slot, id)),
-    )
+    const { compiled, parametersFor } = rowUpdate(trx, spec, to)
+    const runs = await runRowBatch(trx, compiled, spec.ids.map(parametersFor))
     for (const [i, r] of runs.entries()) if (r.changes === 1) changed.add(spec.ids[i]!)
     return changed
   }

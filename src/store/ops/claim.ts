@@ -5,6 +5,7 @@ import type { SubmittableTransfer } from '../../domain/transfer.js'
 import { linkKey } from '../../domain/transfer.js'
 import type { StoreContext } from '../context.js'
 import { chunk, type DialectOps, type Trx } from '../dialect.js'
+import { insertPrepared, runsInProcess } from '../row-batch.js'
 import {
   applyCountDeltas,
   type CountDeltas,
@@ -163,28 +164,28 @@ async function claimQueue(
       deltas,
     )
     if (changed.length === 0) continue
-    await trx
-      .insertInto('engine_jobs')
-      .values({
-        job_id: jobId,
-        engine: spec.engine,
-        agent_id: spec.agentId,
-        user: spec.user,
-        grp: spec.group ?? '',
-        role: spec.role ?? '',
-        source: spec.source,
-        destination: spec.destination,
-        state: 'SUBMITTING',
-        files: changed.length,
-        created_at: spec.now,
-        submitted_at: null,
-        finished_at: null,
-        last_polled_at: spec.now,
-        last_progress_at: spec.now,
-        cancel_requested_at: null,
-        cancel_sent_at: null,
-      })
-      .execute()
+    const job = {
+      job_id: jobId,
+      engine: spec.engine,
+      agent_id: spec.agentId,
+      user: spec.user,
+      grp: spec.group ?? '',
+      role: spec.role ?? '',
+      source: spec.source,
+      destination: spec.destination,
+      state: 'SUBMITTING',
+      files: changed.length,
+      created_at: spec.now,
+      submitted_at: null,
+      finished_at: null,
+      last_polled_at: spec.now,
+      last_progress_at: spec.now,
+      cancel_requested_at: null,
+      cancel_sent_at: null,
+    } as const
+    // in process the insert is prepared once (small jobs made building it a cost of its own)
+    if (runsInProcess(trx)) await insertPrepared(trx, 'engine_jobs', [job])
+    else await trx.insertInto('engine_jobs').values(job).execute()
     jobs.push({ jobId, transfers: changed.map(toSubmittable) })
   }
   return jobs

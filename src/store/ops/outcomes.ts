@@ -264,10 +264,12 @@ export async function recordOutcomes(
       early.set(o.jobId, [...(early.get(o.jobId) ?? []), row])
     }
   }
+  // one rollup update for the whole batch, the early marks' changes included
+  const deltas: CountDeltas = new Map()
   for (const [jobId, rows] of early) {
     // the job is SUBMITTED once all its files are; those without an outcome here are left to the marker
     const wholeJob = rows.length === Number((await engineJobHead(trx, jobId))?.files)
-    await markSubmittedRows(trx, jobId, rows, { now: policy.now, actor: policy.actor, wholeJob })
+    await markSubmittedRows(trx, jobId, rows, { now: policy.now, actor: policy.actor, wholeJob }, deltas)
     for (const row of rows) row.state = 'SUBMITTED'
   }
 
@@ -298,7 +300,6 @@ export async function recordOutcomes(
     } else singles.push({ plan: p, id: o.transferId, jobId: o.jobId })
   }
 
-  const deltas: CountDeltas = new Map()
   const finished: FinishedTally = new Map()
   const jobs = new Set<string>()
   const apply = async (p: Planned, ids: string[], jobId: string) => {
