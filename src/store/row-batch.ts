@@ -1,4 +1,4 @@
-import { type CompiledQuery, type Insertable, SqliteAdapter } from 'kysely'
+import { type Compilable, type CompiledQuery, type Insertable, SqliteAdapter } from 'kysely'
 import type { Trx } from './dialect.js'
 import type { Database } from './schema.js'
 
@@ -91,4 +91,32 @@ export async function insertPrepared<T extends keyof Database & string, R extend
     runs.push(...(await runRowBatch(trx, template(size), groups)))
   }
   return runs
+}
+
+/** Compiled statements of a fixed shape, by dialect and name. */
+const fixedStatements = new Map<string, CompiledQuery>()
+
+/**
+ * Runs a statement of a fixed shape (no value changes its SQL), compiled once per dialect under `name`, with
+ * `parameters` (its values in order, checked against the first compile). For the per-engine-job statements: where
+ * jobs are small, building each one again cost more than running it.
+ */
+export async function runFixed<R>(
+  trx: Trx,
+  name: string,
+  parameters: readonly unknown[],
+  build: () => Compilable<R>,
+): Promise<R[]> {
+  const key = `${trx.getExecutor().adapter.constructor.name}\0${name}`
+  let compiled = fixedStatements.get(key)
+  if (!compiled) {
+    compiled = build().compile()
+    if (
+      compiled.parameters.length !== parameters.length ||
+      compiled.parameters.some((p, i) => p !== parameters[i])
+    )
+      throw new Error(`statement ${name}: the parameters given are not its values in order: ${compiled.sql}`)
+    fixedStatements.set(key, compiled)
+  }
+  return (await trx.executeQuery<R>({ ...compiled, parameters })).rows
 }

@@ -5,6 +5,7 @@ import { decideAfterFailure } from '../../domain/retry-policy.js'
 import { TRANSITIONS, type TransferState } from '../../domain/states.js'
 import type { StoreContext, StorePolicy } from '../context.js'
 import { chunk, type Trx } from '../dialect.js'
+import { runFixed } from '../row-batch.js'
 import {
   applyCountDeltas,
   type CountDeltas,
@@ -345,11 +346,9 @@ export async function recordOutcomes(
 
   for (const jobId of jobs) {
     if (!(await closeJobIfDone(trx, jobId, policy.now))) {
-      await trx
-        .updateTable('engine_jobs')
-        .set({ last_progress_at: policy.now })
-        .where('job_id', '=', jobId)
-        .execute()
+      await runFixed(trx, 'jobProgressed', [policy.now, jobId], () =>
+        trx.updateTable('engine_jobs').set({ last_progress_at: policy.now }).where('job_id', '=', jobId),
+      )
     }
   }
   return summary

@@ -1,6 +1,7 @@
 import type { FailureClass } from '../../domain/failures.js'
 import type { StoreContext, StorePolicy } from '../context.js'
 import type { Trx } from '../dialect.js'
+import { runFixed } from '../row-batch.js'
 import {
   applyCountDeltas,
   type CountDeltas,
@@ -52,23 +53,26 @@ export async function markSubmittedRows(
     deltas,
   )
   if (opts.wholeJob) {
-    await trx
-      .updateTable('engine_jobs')
-      .set({ state: 'SUBMITTED', submitted_at: now, last_polled_at: now, last_progress_at: now })
-      .where('job_id', '=', jobId)
-      .where('state', '=', 'SUBMITTING')
-      .execute()
+    await runFixed(trx, 'jobSubmitted', ['SUBMITTED', now, now, now, jobId, 'SUBMITTING'], () =>
+      trx
+        .updateTable('engine_jobs')
+        .set({ state: 'SUBMITTED', submitted_at: now, last_polled_at: now, last_progress_at: now })
+        .where('job_id', '=', jobId)
+        .where('state', '=', 'SUBMITTING'),
+    )
   }
   return changed.length
 }
 
 /** An engine job's state, its number of files and whether a cancel was asked for (by its primary key). */
 export async function engineJobHead(trx: Trx, jobId: string) {
-  return trx
-    .selectFrom('engine_jobs')
-    .select(['state', 'files', 'cancel_requested_at'])
-    .where('job_id', '=', jobId)
-    .executeTakeFirst()
+  const [head] = await runFixed(trx, 'engineJobHead', [jobId], () =>
+    trx
+      .selectFrom('engine_jobs')
+      .select(['state', 'files', 'cancel_requested_at'])
+      .where('job_id', '=', jobId),
+  )
+  return head
 }
 
 /**
@@ -174,23 +178,25 @@ export async function rejectSubmission(
 
 /** Marks an engine job closed (all its files have left it). */
 export async function closeJob(trx: Trx, jobId: string, state: 'FINISHED' | 'LOST', now: number) {
-  await trx
-    .updateTable('engine_jobs')
-    .set({ state, finished_at: now })
-    .where('job_id', '=', jobId)
-    .where('state', 'in', ['SUBMITTING', 'SUBMITTED'])
-    .execute()
+  await runFixed(trx, 'closeJob', [state, now, jobId, 'SUBMITTING', 'SUBMITTED'], () =>
+    trx
+      .updateTable('engine_jobs')
+      .set({ state, finished_at: now })
+      .where('job_id', '=', jobId)
+      .where('state', 'in', ['SUBMITTING', 'SUBMITTED']),
+  )
 }
 
 /** Closes an engine job when none of its files is still with the engine; returns whether it closed. */
 export async function closeJobIfDone(trx: Trx, jobId: string, now: number): Promise<boolean> {
-  const open = await trx
-    .selectFrom('transfers')
-    .select('id')
-    .where('engine_job_id', '=', jobId)
-    .where('state', 'in', ['SUBMITTING', 'SUBMITTED', 'KILLING'])
-    .limit(1)
-    .executeTakeFirst()
+  const [open] = await runFixed(trx, 'openMember', [jobId, 'SUBMITTING', 'SUBMITTED', 'KILLING', 1], () =>
+    trx
+      .selectFrom('transfers')
+      .select('id')
+      .where('engine_job_id', '=', jobId)
+      .where('state', 'in', ['SUBMITTING', 'SUBMITTED', 'KILLING'])
+      .limit(1),
+  )
   if (open) return false
   await closeJob(trx, jobId, 'FINISHED', now)
   return true
