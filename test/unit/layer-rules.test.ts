@@ -116,8 +116,9 @@ describe('the layer table', () => {
       'src/agent/': sorted('domain config credentials storage sites store engines reports catalog ingest'),
       'src/api/': sorted('domain config contract credentials sites store reports'),
       'src/client/': sorted('domain contract credentials'),
+      'src/sim/': sorted('domain config storage sites store engines agent'),
       'src/cli/': sorted(
-        'domain config contract credentials storage sites store engines reports catalog agent api client',
+        'domain config contract credentials storage sites store engines reports catalog agent api client sim',
       ),
       'web/': sorted('contract domain'),
       'packages/fts3-sim/': [],
